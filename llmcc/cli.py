@@ -1,0 +1,129 @@
+"""Command-line entry points: ``llmcc``, ``llmcc++`` and the masquerade names.
+
+Called as ``llmcc``/``llmcc++`` with one of llmcc's own options alone
+(``-s/--show-stats``, ``-z/--zero-stats``, ``-C/--clear``, ``--version``,
+``-h/--help``) or a subcommand, it manages llmcc; with anything else, or
+called through a masquerade link (``cc``, ``clang``, ``c++``, ``clang++``),
+it is the compiler. Commands return data; this module alone prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from . import __version__, cache as cache_mod, config as config_mod, stats
+from .errors import LlmccError
+
+OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
+               "-h", "--help", "-p", "--show-config"}
+SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.bench"}
+
+
+def _is_cxx_name(name: str) -> bool:
+    base = os.path.basename(name)
+    return "++" in base or base in ("c++", "g++") or base.startswith("clang++")
+
+
+def _own_name(name: str) -> bool:
+    return os.path.basename(name) in ("llmcc", "llmcc++")
+
+
+def show_stats(cfg: config_mod.Config) -> list[str]:
+    """Lines of the statistics report (ccache ``-s`` style)."""
+    c = stats.read(cfg.cache_dir)
+    hits, misses = c.get("cache hits", 0), c.get("cache misses", 0)
+    lines = [f"cache directory                 {cfg.cache_dir}",
+             f"config file                     {config_mod.config_path(dict(os.environ))}",
+             f"cache hits                      {hits}",
+             f"cache misses                    {misses}"]
+    if hits + misses:
+        lines.append(f"cache hit rate                  {100.0 * hits / (hits + misses):.2f} %")
+    for prefix in ("uncacheable: ", "fallback: "):
+        keys = sorted(k for k in c if k.startswith(prefix))
+        if keys:
+            lines.append(prefix.rstrip(": ") + " calls")
+            lines += [f"  {k[len(prefix):]:<30}{c[k]}" for k in keys]
+    for k in ("TUs improved", "TUs equal", "candidates compiled", "candidates failed",
+              "corrupt cache entries", "rejected pipelines", "cache write failed"):
+        lines.append(f"{k:<32}{c.get(k, 0)}")
+    oz, out = c.get("bytes -Oz", 0), c.get("bytes llmcc", 0)
+    saved = oz - out
+    pct = f" ({100.0 * saved / oz:.2f} % of -Oz)" if oz else ""
+    lines.append(f"bytes under -Oz                 {oz}")
+    lines.append(f"bytes under llmcc               {out}")
+    lines.append(f"bytes saved against -Oz         {saved}{pct}")
+    lines.append(f"cache entries                   "
+                 f"{cache_mod.Store(cfg.cache_dir).count()} (max {cfg.max_entries})")
+    return lines
+
+
+def _manage(argv: list[str], prog: str) -> int:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="llmcc: a drop-in clang that makes smaller objects. "
+        "Use it as a compiler (CC=llmcc) or manage it with one of these options.")
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("-s", "--show-stats", action="store_true", help="show statistics")
+    g.add_argument("-z", "--zero-stats", action="store_true", help="zero statistics")
+    g.add_argument("-C", "--clear", action="store_true", help="clear the cache")
+    g.add_argument("-p", "--show-config", action="store_true", help="show the effective config")
+    g.add_argument("--version", action="store_true", help="print llmcc's and clang's versions")
+    ns = parser.parse_args(argv)
+    env = dict(os.environ)
+    try:
+        cfg = config_mod.load(env)
+    except LlmccError as e:
+        print(f"llmcc: error: {e}", file=sys.stderr)
+        return 2
+    if ns.show_stats:
+        print("\n".join(show_stats(cfg)))
+    elif ns.zero_stats:
+        stats.zero(cfg.cache_dir)
+        print("statistics zeroed")
+    elif ns.clear:
+        cache_mod.Store(cfg.cache_dir).clear()
+        print("cache cleared")
+    elif ns.show_config:
+        for k, v in sorted(vars(cfg).items()):
+            print(f"{k} = {v}")
+    elif ns.version:
+        print(f"llmcc {__version__}")
+        from .driver import self_paths
+        from .toolchain import resolve
+        try:
+            tc = resolve(prog.endswith("++"), self_paths(), env, None)
+            print(f"real compiler: {tc.clang} (clang {tc.version})")
+            print(f"opt: {tc.opt or 'unavailable: ' + tc.problem}")
+            sys.stdout.flush()
+            subprocess.run([tc.clang, "--version"], check=False)
+        except LlmccError as e:
+            print(f"real compiler: unavailable ({e})")
+    else:
+        parser.print_help()
+    return 0
+
+
+def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
+    """Entry point of ``llmcc`` (and masquerade names); returns the exit code."""
+    argv0 = sys.argv[0]
+    args = sys.argv[1:] if argv is None else argv
+    if cxx is None:
+        cxx = _is_cxx_name(argv0)
+    if _own_name(argv0) and args:
+        if args[0] in SUBCOMMANDS:
+            import importlib
+            mod = importlib.import_module(SUBCOMMANDS[args[0]])
+            return mod.main(args[1:])
+        if all(a in OWN_OPTIONS for a in args):
+            return _manage(args, os.path.basename(argv0))
+    if _own_name(argv0) and not args:
+        return _manage(["--help"], os.path.basename(argv0))
+    from .driver import compile_main
+    return compile_main(args, cxx)
+
+
+def main_cxx() -> int:
+    """Entry point of ``llmcc++``."""
+    return main(cxx=True)

@@ -1,0 +1,355 @@
+"""Pure classification of clang command lines.
+
+Given the arguments of one compiler call, decide whether llmcc optimizes it
+(a compile of C or C++ source to object files) or hands it to the real clang
+unchanged, and if it optimizes, derive the argument lists for lowering to IR
+and for code generation. Nothing here runs a subprocess or touches the file
+system except :func:`expand_response_files`, which reads ``@file`` arguments.
+
+The option tables follow clang's driver (``clang/include/clang/Driver/Options.td``)
+and the classification style of LLVM's scan-build-py
+(``clang/tools/scan-build-py/lib/libscanbuild/compilation.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+
+# --- option tables ---------------------------------------------------------
+
+#: Options whose argument is the next word (when not joined).
+SEPARATE_ARG = frozenset({
+    "-o", "-x", "-MF", "-MT", "-MQ", "-MJ", "-I", "-D", "-U", "-include",
+    "-imacros", "-isystem", "-iquote", "-idirafter", "-iprefix", "-iwithprefix",
+    "-iwithprefixbefore", "-isysroot", "--sysroot", "-target", "--target", "-arch",
+    "-Xclang", "-mllvm", "-Xlinker", "-Xassembler", "-Xpreprocessor", "-Xanalyzer",
+    "-Xopenmp-target", "-z", "-u", "-T", "-L", "-F", "-B", "-dependency-file",
+    "-dependency-dot", "-serialize-diagnostics", "-ivfsoverlay", "-include-pch",
+    "-cxx-isystem", "-iframework", "-isystem-after", "-resource-dir", "--param",
+    "-working-directory", "-gcc-toolchain", "--gcc-toolchain", "-aux-target",
+    "-Xarch_host", "-Xarch_device", "-Xcuda-fatbinary", "-Xcuda-ptxas",
+    "-install_name", "-exported_symbols_list", "-e",
+})
+
+#: Options that matter only to the preprocessor: dropped from code generation.
+PREPROCESSOR_SEPARATE = frozenset({
+    "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-iquote", "-idirafter",
+    "-iprefix", "-iwithprefix", "-iwithprefixbefore", "-cxx-isystem", "-iframework",
+    "-isystem-after", "-Xpreprocessor", "-ivfsoverlay",
+})
+PREPROCESSOR_PREFIX = ("-D", "-U", "-I", "-isystem", "-iquote", "-idirafter",
+                       "-imacros", "-Wp,")
+PREPROCESSOR_FLAGS = frozenset({
+    "-nostdinc", "-nostdinc++", "-nostdlibinc", "-nobuiltininc", "-C", "-CC",
+    "-P", "-H", "-trigraphs", "-undef",
+})
+
+#: Dependency-file options kept for lowering only. ``-MF``/``-MT``/``-MQ`` take an argument.
+DEPENDENCY_FLAGS = frozenset({"-MD", "-MMD", "-MP", "-MG", "-MV"})
+DEPENDENCY_SEPARATE = frozenset({"-MF", "-MT", "-MQ"})
+
+#: Exact options that make a call pass through unchanged, with the reason counted in stats.
+PASSTHROUGH_EXACT = {
+    "-E": "preprocessing", "-M": "dependencies only", "-MM": "dependencies only",
+    "-S": "assembly output", "-fsyntax-only": "syntax only",
+    "-emit-llvm": "IR output", "-###": "driver dry run", "-v": "verbose driver",
+    "--version": "version query", "-dumpversion": "version query",
+    "-dumpmachine": "version query", "--help": "help", "-help": "help",
+    "-save-temps": "unsupported option", "-gsplit-dwarf": "unsupported option",
+    "--coverage": "instrumentation", "-fprofile-arcs": "instrumentation",
+    "-ftest-coverage": "instrumentation", "-finstrument-functions": "instrumentation",
+    "-finstrument-functions-after-inlining": "instrumentation",
+    "-fembed-bitcode": "unsupported option", "-Xclang": "unsupported option",
+    "-mllvm": "unsupported option", "--analyze": "static analysis",
+    "-fsave-optimization-record": "optimization remarks",
+    "-ftime-report": "unsupported option", "-fmodules": "modules",
+    "-fno-integrated-as": "unsupported option", "-pg": "instrumentation",
+    "-fpseudo-probe-for-profiling": "instrumentation",
+    "-fmemory-profile": "instrumentation",
+}
+
+#: Option prefixes that make a call pass through unchanged.
+PASSTHROUGH_PREFIX = (
+    ("-flto", "LTO"), ("-fsanitize=", "instrumentation"),
+    ("-fsanitize-coverage", "instrumentation"), ("-fprofile-", "profile"),
+    ("-fcs-profile-", "profile"), ("-fxray", "instrumentation"),
+    ("-fembed-bitcode", "unsupported option"), ("-ftime-trace", "unsupported option"),
+    ("-save-temps", "unsupported option"), ("-Rpass", "optimization remarks"),
+    ("-fsave-optimization-record", "optimization remarks"), ("-print-", "driver query"),
+    ("--print-", "driver query"), ("-fmodule", "modules"), ("-fopenmp-targets", "offloading"),
+    ("-fveclib", "unsupported option"), ("-working-directory", "unsupported option"),
+    ("-fexperimental-sanitize", "instrumentation"), ("-fdebug-pass", "unsupported option"),
+    ("-fpass-plugin", "unsupported option"), ("-fplugin", "unsupported option"),
+)
+
+#: Source languages llmcc optimizes, as ``-x`` names, by file extension.
+SOURCE_EXTENSIONS = {
+    ".c": "c", ".i": "cpp-output",
+    ".cc": "c++", ".cp": "c++", ".cxx": "c++", ".cpp": "c++", ".CPP": "c++",
+    ".c++": "c++", ".C": "c++", ".ii": "c++-cpp-output",
+}
+SOURCE_LANGUAGES = frozenset({"c", "c++", "cpp-output", "c-cpp-output", "c++-cpp-output"})
+
+#: Optimization levels that mean a debug build (passed through under the default policy).
+DEBUG_LEVELS = frozenset({"-O0", "-Og"})
+
+#: Optimization policies: which ``-O`` levels llmcc optimizes for size.
+#:   ``default``  - everything except an explicit ``-O0``/``-Og`` (no ``-O`` at all is optimized);
+#:   ``explicit`` - only ``-Os`` and ``-Oz``; every other call passes through;
+#:   ``all``      - every compile to an object, ``-O0`` included.
+POLICIES = ("default", "explicit", "all")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One translation unit of a compile call.
+
+    Attributes:
+        source: the source path as written on the command line.
+        language: the ``-x`` language name, or ``None`` when clang infers it.
+        explicit_language: True when ``-x`` was given for this source.
+        output: the object path clang would write (``-o`` or ``<stem>.o``).
+    """
+
+    source: str
+    language: str
+    explicit_language: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class PassThrough:
+    """A call llmcc does not optimize; ``reason`` is counted in stats."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Compile:
+    """A compile of C/C++ sources to objects that llmcc optimizes.
+
+    Attributes:
+        units: one :class:`Unit` per source file, in command-line order.
+        common: flags for both lowering and code generation (no inputs, ``-o``,
+            ``-c``, ``-O``, dependency or preprocessor flags).
+        preprocessor: preprocessor-only flags, in order (lowering only).
+        dependency: dependency-file flags as given (lowering only).
+        opt_level: the last ``-O`` option given, or ``None``.
+        output_given: True when the user named the object with ``-o``.
+    """
+
+    units: tuple[Unit, ...]
+    common: tuple[str, ...]
+    preprocessor: tuple[str, ...]
+    dependency: tuple[str, ...]
+    opt_level: str | None
+    output_given: bool = False
+
+    def lower_args(self, unit: Unit, ir_path: str) -> list[str]:
+        """Arguments (without argv[0]) that lower ``unit`` to textual IR at ``ir_path``.
+
+        The user's flags plus ``-Oz -Xclang -disable-llvm-passes -S -emit-llvm``;
+        ``-Xclang -emit-llvm-uselists`` keeps use-list order so the IR optimizes
+        exactly as inside one clang process. Dependency files are written with
+        the user's object as target, as plain clang would.
+        """
+        args = list(self.common) + list(self.preprocessor) + self._dependency_args(unit)
+        args += ["-Oz", "-Xclang", "-disable-llvm-passes", "-Xclang", "-emit-llvm-uselists",
+                 "-S", "-emit-llvm", "-o", ir_path]
+        if unit.explicit_language:
+            args += ["-x", unit.language]
+        args.append(unit.source)
+        return args
+
+    def codegen_args(self, input_path: str, object_path: str, *, optimize: bool) -> list[str]:
+        """Arguments that compile IR at ``input_path`` to ``object_path``.
+
+        With ``optimize=True`` clang runs its own ``-Oz`` pipeline (the baseline
+        candidate, byte-identical to ``clang -Oz`` from source); otherwise only
+        code generation runs (``-Xclang -disable-llvm-passes``).
+        """
+        args = list(self.common) + ["-Oz", "-c", "-x", "ir", input_path, "-o", object_path]
+        if not optimize:
+            args += ["-Xclang", "-disable-llvm-passes"]
+        return args + ["-Wno-unused-command-line-argument"]
+
+    def codegen_identity(self) -> tuple[str, ...]:
+        """The flags that decide code generation, for the cache key."""
+        return self.common
+
+    def _dependency_args(self, unit: Unit) -> list[str]:
+        """Dependency flags for lowering, with explicit ``-MF`` and target.
+
+        Source: clang's ``RenderDependencyOptions``/``getDependencyFileName``:
+        ``-MF`` defaults to the ``-o`` path with extension ``.d`` (else the
+        input's stem plus ``.d``); the target defaults to the object path,
+        quoted for make (``-MQ``).
+        """
+        dep = list(self.dependency)
+        if not any(a in ("-MD", "-MMD") for a in dep):
+            return dep
+        flags = _split_dependency_names(dep)
+        if "-MF" not in flags:
+            if self.output_given:
+                dep += ["-MF", os.path.splitext(unit.output)[0] + ".d"]
+            else:
+                dep += ["-MF", _stem(unit.source) + ".d"]
+        if "-MT" not in flags and "-MQ" not in flags:
+            dep += ["-MQ", unit.output]
+        return dep
+
+
+def _split_dependency_names(dep: list[str]) -> set[str]:
+    names = set()
+    for a in dep:
+        for opt in DEPENDENCY_SEPARATE:
+            if a.startswith(opt):
+                names.add(opt)
+    return names
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def expand_response_files(args: list[str], *, depth: int = 0) -> list[str]:
+    """Expand ``@file`` arguments as clang does (GNU quoting), recursively.
+
+    An ``@file`` that cannot be read is kept as written; clang then reports it.
+
+    Raises:
+        RecursionError: response files nested more than 16 deep.
+    """
+    if depth > 16:
+        raise RecursionError("response files nested too deeply")
+    out: list[str] = []
+    for a in args:
+        if a.startswith("@") and len(a) > 1:
+            try:
+                with open(a[1:], encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                out.append(a)
+                continue
+            out += expand_response_files(shlex.split(text), depth=depth + 1)
+        else:
+            out.append(a)
+    return out
+
+
+def _is_optimized_level(level: str | None, policy: str) -> bool:
+    if policy == "all":
+        return True
+    if policy == "explicit":
+        return level in ("-Os", "-Oz")
+    return level not in DEBUG_LEVELS
+
+
+def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrough:
+    """Classify one compiler call (arguments without argv[0], ``@file`` already expanded).
+
+    Returns:
+        :class:`Compile` when llmcc should optimize it, else :class:`PassThrough`
+        with the reason (e.g. ``"link"``, ``"preprocessing"``, ``"stdin input"``).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown optimization policy {policy!r}; expected one of {POLICIES}")
+    common: list[str] = []
+    preprocessor: list[str] = []
+    dependency: list[str] = []
+    sources: list[tuple[str, str, bool]] = []
+    language: str | None = None
+    output: str | None = None
+    compile_only = False
+    opt_level: str | None = None
+    fast_math = False
+    unsupported = ""
+    i = 0
+    n = len(args)
+    while i < n:
+        a = args[i]
+        nxt = args[i + 1] if i + 1 < n else None
+        if a in PASSTHROUGH_EXACT:
+            return PassThrough(PASSTHROUGH_EXACT[a])
+        for prefix, reason in PASSTHROUGH_PREFIX:
+            if a.startswith(prefix):
+                return PassThrough(reason)
+        if a == "-c":
+            compile_only = True
+        elif a == "-o" or (a.startswith("-o") and len(a) > 2 and not a.startswith("-objc")):
+            if a == "-o":
+                if nxt is None:
+                    return PassThrough("malformed command line")
+                output = nxt
+                i += 1
+            else:
+                output = a[2:]
+        elif a.startswith("-O"):
+            opt_level = "-O1" if a == "-O" else a
+            if a == "-Ofast":
+                fast_math = True
+        elif a == "-x":
+            if nxt is None:
+                return PassThrough("malformed command line")
+            language = None if nxt == "none" else nxt
+            i += 1
+        elif a.startswith("-x") and len(a) > 2:
+            language = None if a[2:] == "none" else a[2:]
+        elif a in DEPENDENCY_FLAGS:
+            dependency.append(a)
+        elif a in DEPENDENCY_SEPARATE:
+            if nxt is None:
+                return PassThrough("malformed command line")
+            dependency += [a, nxt]
+            i += 1
+        elif a[:3] in DEPENDENCY_SEPARATE:
+            dependency.append(a)
+        elif a in PREPROCESSOR_SEPARATE:
+            if nxt is None:
+                return PassThrough("malformed command line")
+            preprocessor += [a, nxt]
+            i += 1
+        elif a.startswith(PREPROCESSOR_PREFIX) or a in PREPROCESSOR_FLAGS:
+            preprocessor.append(a)
+        elif a in SEPARATE_ARG:
+            if nxt is None:
+                return PassThrough("malformed command line")
+            common += [a, nxt]
+            i += 1
+        elif a == "-":
+            return PassThrough("stdin input")
+        elif a.startswith("-"):
+            common.append(a)
+        else:
+            lang = language if language is not None else SOURCE_EXTENSIONS.get(
+                os.path.splitext(a)[1])
+            if lang is None or lang not in SOURCE_LANGUAGES:
+                unsupported = unsupported or ("unsupported input" if language is None
+                                              else "unsupported language")
+            else:
+                sources.append((a, lang, language is not None))
+        i += 1
+
+    if not compile_only:
+        return PassThrough("link")
+    if unsupported:
+        return PassThrough(unsupported)
+    if not sources:
+        return PassThrough("no source input")
+    if output == "-":
+        return PassThrough("output to stdout")
+    if output is not None and len(sources) > 1:
+        return PassThrough("-o with several sources")
+    if not _is_optimized_level(opt_level, policy):
+        return PassThrough("debug build" if opt_level in DEBUG_LEVELS else "optimization policy")
+    if fast_math:
+        common.append("-ffast-math")
+    units = tuple(
+        Unit(source=s, language=lang, explicit_language=explicit,
+             output=output if output is not None else _stem(s) + ".o")
+        for s, lang, explicit in sources)
+    return Compile(units=units, common=tuple(common), preprocessor=tuple(preprocessor),
+                   dependency=tuple(dependency), opt_level=opt_level,
+                   output_given=output is not None)

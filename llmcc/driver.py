@@ -1,0 +1,407 @@
+"""One compiler call, end to end (DESIGN.md, "The flow of one compile").
+
+classify -> pass through to the real clang, or for each translation unit:
+lower to IR -> key -> cache hit: compile the cached pipeline / miss: rank,
+compile ``-Oz`` and the top-k candidates, keep the smallest object (ties go
+to ``-Oz``) -> write the user's object -> store the decision.
+
+Anything of llmcc's own that fails makes the whole call fall back to the real
+clang with the user's original arguments, so the user gets exactly clang's
+output, diagnostics and exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+from filelock import FileLock
+
+from . import cache as cache_mod
+from . import cmdline, config as config_mod, stats
+from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
+from .ir import opt_target_args
+from .objsize import object_size
+from .passes import OZ, check_pipeline, contains_oz, substitute_oz
+from .rankers import load_ranker
+from .toolchain import Toolchain, find_clang, resolve
+
+
+class Fallback(LlmccError):
+    """Give up on optimizing this call; ``reason`` is counted in stats."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass
+class Candidate:
+    """One measured candidate: its pipeline, object path and size in bytes (None: failed)."""
+
+    pipeline: str
+    obj: str
+    size: int | None = None
+    stderr: bytes = b""
+    error: str = ""
+
+
+@dataclass
+class Context:
+    """Everything one call needs: settings, toolchain, counters."""
+
+    cfg: config_mod.Config
+    tc: Toolchain
+    env: dict[str, str]
+    counts: Counter = field(default_factory=Counter)
+
+    def debug(self, msg: str) -> None:
+        """Explain a decision on stderr when ``LLMCC_DEBUG`` is set."""
+        if self.cfg.debug:
+            sys.stderr.write(f"llmcc: {msg}\n")
+            sys.stderr.flush()
+
+
+def _run(argv: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``argv`` (no shell), capturing output; timeouts become CandidateError."""
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise CandidateError(f"{os.path.basename(argv[0])} timed out after {timeout:g} s") from e
+    except OSError as e:
+        raise CandidateError(f"cannot run {argv[0]}: {e}") from e
+
+
+def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
+    """clang's own ``-Oz`` pipeline text for these codegen flags (memoized on disk).
+
+    Source: ``clang -Oz -mllvm -print-pipeline-passes`` prints it on its first
+    line; it parses in ``opt -p`` unchanged (DESIGN.md).
+    """
+    key = cache_mod.cache_key("", ctx.tc.identity, *comp.codegen_identity())
+    memo = os.path.join(ctx.cfg.cache_dir, "pipelines", key + ".txt")
+    try:
+        with open(memo, encoding="utf-8") as f:
+            text = f.read().strip()
+        if text:
+            return text
+    except OSError:
+        pass
+    argv = [ctx.tc.clang] + comp.codegen_args(ir_path, os.devnull, optimize=True)
+    argv[-1:-1] = ["-mllvm", "-print-pipeline-passes"]
+    r = _run(argv, ctx.cfg.timeout)
+    lines = r.stdout.decode(errors="replace").splitlines()
+    if r.returncode != 0 or not lines:
+        raise CandidateError("cannot read clang's -Oz pipeline")
+    text = lines[0].strip()
+    if not ctx.cfg.readonly:
+        try:
+            os.makedirs(os.path.dirname(memo), exist_ok=True)
+            tmp = f"{memo}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+            os.replace(tmp, memo)
+        except OSError:
+            pass
+    return text
+
+
+def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+                      cand: Candidate, *, direct_oz: bool = True) -> Candidate:
+    """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
+    ``cand.obj`` and size it.
+
+    The baseline (:data:`OZ`) is compiled by clang itself from the IR (its own
+    ``-Oz`` pipeline, byte-identical to ``clang -Oz``) unless ``direct_oz`` is
+    False; every other pipeline runs through ``opt -p`` (with clang's ``-Oz``
+    pipeline text in place of :data:`OZ`) and then clang's code generator alone.
+
+    Raises:
+        CandidateError: ``opt`` or codegen failed or timed out.
+    """
+    if cand.pipeline == OZ and direct_oz:
+        r = _run([ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
+        if r.returncode != 0:
+            raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
+    else:
+        pipeline = cand.pipeline
+        if contains_oz(pipeline):
+            pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
+        opt_out = cand.obj + ".bc"
+        r = _run([ctx.tc.opt] + opt_target_args(ir_text) + ["-p", pipeline, ir_path, "-o", opt_out],
+                 ctx.cfg.timeout)
+        if r.returncode != 0:
+            raise CandidateError(f"opt failed with exit code {r.returncode}")
+        r = _run([ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
+                 ctx.cfg.timeout)
+        if r.returncode != 0:
+            raise CandidateError(f"codegen failed with exit code {r.returncode}")
+    cand.stderr = r.stderr
+    cand.size = object_size(cand.obj).total
+    return cand
+
+
+def choose(cands: list[Candidate]) -> Candidate:
+    """The smallest measured candidate; ties go to the earliest (``-Oz`` is first)."""
+    ok = [c for c in cands if c.size is not None]
+    return min(ok, key=lambda c: c.size)
+
+
+def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: str,
+            ir_hash: str, oz_size: int | None) -> None:
+    """Store the unoptimized IR of a TU under ``record`` (corpus building)."""
+    root = ctx.cfg.record
+    path = os.path.join(root, "ir", ir_hash[:2], ir_hash + ".ll")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(ir_text)
+        os.replace(tmp, path)
+    line = json.dumps({
+        "ir_hash": ir_hash, "source": os.path.abspath(unit.source), "cwd": os.getcwd(),
+        "codegen_args": list(comp.codegen_identity()), "language": unit.language,
+        "package": ctx.env.get("LLMCC_RECORD_PACKAGE", ""),
+        "version": ctx.env.get("LLMCC_RECORD_VERSION", ""),
+        "clang": ctx.tc.version, "oz_size": oz_size,
+    }, sort_keys=True)
+    with FileLock(os.path.join(root, "records.lock"), timeout=60):
+        with open(os.path.join(root, "records.jsonl"), "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
+def _install(src: str, dest: str) -> None:
+    """Copy the winning object to the user's path atomically."""
+    d = os.path.dirname(os.path.abspath(dest))
+    fd, tmp = tempfile.mkstemp(prefix=".llmcc-", suffix=".o", dir=d)
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
+                  store: cache_mod.Store | None) -> tuple[bytes, bytes]:
+    """Optimize one TU into ``unit.output``; return (stdout, stderr) bytes to show.
+
+    Raises:
+        Fallback: the call must go to the real clang (compile error, or a
+            failure of llmcc's own).
+    """
+    with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
+        ir_path = os.path.join(work, "tu.ll")
+        r = subprocess.run([ctx.tc.clang] + comp.lower_args(unit, ir_path),
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            raise Fallback("compile error")
+        frontend_diag = r.stdout, r.stderr
+        with open(ir_path, encoding="utf-8", errors="surrogateescape") as f:
+            ir_text = f.read()
+        normalized = cache_mod.normalize_ir(ir_text)
+        ranker = load_ranker(ctx.cfg.ranker)
+        k = ctx.cfg.candidates
+        key = cache_mod.cache_key(normalized, ctx.tc.identity, "\0".join(comp.codegen_identity()),
+                                  ranker.identity, str(k))
+        winner = None
+        oz_size = None
+        entry = store.get(key) if store else None
+        if store:
+            ctx.counts["corrupt cache entries"] += store.corrupt
+            ctx.counts["rejected pipelines"] += store.rejected
+            store.corrupt = store.rejected = 0
+        if entry is not None:
+            cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"))
+            try:
+                winner = compile_candidate(ctx, comp, ir_path, ir_text, cand)
+                ctx.counts["cache hits"] += 1
+                oz_size = entry.oz_size
+                ctx.debug(f"{unit.source}: cache hit, pipeline {entry.pipeline}")
+            except (CandidateError, OSError, LlmccError) as e:
+                ctx.counts["fallback: cached pipeline failed"] += 1
+                ctx.debug(f"{unit.source}: cached pipeline failed ({e}); searching again")
+        if winner is None:
+            ctx.counts["cache misses"] += 1
+            winner, oz_size = search(ctx, comp, ir_path, ir_text, ranker, k, work, unit)
+            if store and not ctx.cfg.readonly:
+                try:
+                    store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size))
+                except OSError as e:
+                    ctx.counts["cache write failed"] += 1
+                    ctx.debug(f"cannot write cache entry: {e}")
+        if ctx.cfg.record:
+            try:
+                _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size)
+            except OSError as e:
+                ctx.debug(f"cannot record IR: {e}")
+        try:
+            _install(winner.obj, unit.output)
+        except OSError as e:
+            raise Fallback("cannot write output", str(e)) from e
+        ctx.counts["bytes -Oz"] += oz_size
+        ctx.counts["bytes llmcc"] += winner.size
+        ctx.counts["TUs improved" if winner.size < oz_size else "TUs equal"] += 1
+        return frontend_diag[0], frontend_diag[1] + winner.stderr
+
+
+def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, ranker, k: int,
+           work: str, unit: cmdline.Unit) -> tuple[Candidate, int]:
+    """Measure ``-Oz`` and the ranker's top-k pipelines; return (winner, -Oz size in bytes).
+
+    Raises:
+        Fallback: the ``-Oz`` baseline itself failed.
+    """
+    base = Candidate(OZ, os.path.join(work, "c0.o"))
+    try:
+        compile_candidate(ctx, comp, ir_path, ir_text, base)
+    except (CandidateError, OSError, LlmccError) as e:
+        raise Fallback("baseline failed", str(e)) from e
+    cands = [base]
+    proposed: list[str] = []
+    if k > 0:
+        try:
+            ranked = ranker.rank(ir_text)
+        except Exception as e:  # a ranker must never break a build
+            ctx.counts["fallback: ranker failed"] += 1
+            ctx.debug(f"ranker {ranker.name} failed: {e}")
+            ranked = []
+        for p in ranked:
+            try:
+                p = check_pipeline(p)
+            except PipelineError as e:
+                ctx.counts["rejected pipelines"] += 1
+                ctx.debug(f"rejected pipeline {p!r}: {e}")
+                continue
+            if p != OZ and p not in proposed:
+                proposed.append(p)
+            if len(proposed) == k:
+                break
+    for i, p in enumerate(proposed, 1):
+        cand = Candidate(p, os.path.join(work, f"c{i}.o"))
+        try:
+            compile_candidate(ctx, comp, ir_path, ir_text, cand)
+            ctx.counts["candidates compiled"] += 1
+        except (CandidateError, OSError, LlmccError) as e:
+            cand.size, cand.error = None, str(e)
+            ctx.counts["candidates failed"] += 1
+            ctx.debug(f"{unit.source}: candidate {p} failed: {e}")
+        cands.append(cand)
+    winner = choose(cands)
+    ctx.debug(f"{unit.source}: " + ", ".join(
+        f"{c.pipeline}={c.size if c.size is not None else 'failed'}" for c in cands)
+        + f" -> {winner.pipeline}")
+    return winner, base.size
+
+
+def self_paths() -> tuple[str, ...]:
+    """Real paths of llmcc's own executables, skipped when looking for clang."""
+    paths = {os.path.realpath(sys.argv[0])}
+    for name in ("llmcc", "llmcc++"):
+        p = shutil.which(name)
+        if p:
+            paths.add(os.path.realpath(p))
+    return tuple(sorted(paths))
+
+
+def _exec_clang(clang: str, args: list[str]) -> None:
+    """Replace this process with the real clang (never returns)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(clang, [clang] + args)
+
+
+def compile_main(args: list[str], cxx: bool, env: dict[str, str] | None = None) -> int:
+    """Run one compiler call with ``args`` (argv without argv[0]); return the exit code.
+
+    Pass-through and fallback calls ``exec`` the real clang and do not return.
+    An unexpected error before the toolchain is known still ends in the real clang.
+    """
+    env = dict(os.environ if env is None else env)
+    try:
+        return _compile_main(args, cxx, env)
+    except Exception as e:  # llmcc never breaks a build
+        if env.get("LLMCC_DEBUG"):
+            sys.stderr.write(f"llmcc: internal error: {type(e).__name__}: {e}\n")
+        _exec_clang(find_clang(cxx, self_paths(), env), args)
+        return 1
+
+
+def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
+    try:
+        cfg = config_mod.load(env)
+    except LlmccError as e:
+        sys.stderr.write(f"llmcc: warning: {e}; using defaults\n")
+        cfg = config_mod.Config(cache_dir=env.get("LLMCC_CACHE_DIR") or _default_cache_dir())
+    try:
+        tc = resolve(cxx, self_paths(), env, None if cfg.readonly else cfg.cache_dir)
+    except ToolchainError as e:
+        sys.stderr.write(f"llmcc: error: {e}\n")
+        return 1
+    ctx = Context(cfg=cfg, tc=tc, env=env)
+    if cfg.disable:
+        _exec_clang(tc.clang, args)
+    try:
+        expanded = cmdline.expand_response_files(args)
+        job = cmdline.classify(expanded, policy=cfg.policy)
+    except (RecursionError, ValueError) as e:
+        job = cmdline.PassThrough("unsupported command line")
+        ctx.debug(str(e))
+    if isinstance(job, cmdline.PassThrough):
+        ctx.counts[f"uncacheable: {job.reason}"] += 1
+        ctx.debug(f"passing through ({job.reason})")
+        _finish(ctx)
+        _exec_clang(tc.clang, args)
+    if tc.opt is None:
+        ctx.counts["fallback: opt unavailable"] += 1
+        ctx.debug(f"no usable opt: {tc.problem}; compiling with plain clang")
+        _finish(ctx)
+        _exec_clang(tc.clang, args)
+    store = None if not cfg.cache_dir else cache_mod.Store(cfg.cache_dir, cfg.max_entries)
+    outputs = []
+    try:
+        for unit in job.units:
+            outputs.append(optimize_unit(ctx, job, unit, store))
+    except Fallback as e:
+        key = "uncacheable: compile error" if e.reason == "compile error" else f"fallback: {e.reason}"
+        ctx.counts = Counter({key: 1, **{k: v for k, v in ctx.counts.items() if k.startswith(
+            ("corrupt", "rejected"))}})
+        ctx.debug(f"falling back to plain clang ({e})")
+        _finish(ctx)
+        _exec_clang(tc.clang, args)
+    except Exception as e:  # llmcc never breaks a build
+        ctx.counts = Counter({"fallback: internal error": 1})
+        ctx.debug(f"internal error: {type(e).__name__}: {e}")
+        _finish(ctx)
+        _exec_clang(tc.clang, args)
+    for out, err in outputs:
+        sys.stdout.buffer.write(out)
+        sys.stderr.buffer.write(err)
+    _finish(ctx)
+    return 0
+
+
+def _default_cache_dir() -> str:
+    import platformdirs
+    return platformdirs.user_cache_dir("llmcc")
+
+
+def _finish(ctx: Context) -> None:
+    stats.add(ctx.cfg.cache_dir, {k: v for k, v in ctx.counts.items() if v})

@@ -1,0 +1,152 @@
+"""Parsing pass pipelines and checking them against the pass allowlist.
+
+Every pipeline that reaches ``opt`` — from a ranker, the cache, a pinned cache
+file or a user — goes through :func:`check_pipeline` first. The grammar is the
+new pass manager's textual pipeline (LLVM docs, "Invoking opt": ``opt -p``):
+
+    pipeline := element ("," element)*
+    element  := NAME ["<" PARAMS ">"] ["(" pipeline ")"]
+
+Leaf names must be in the vocabulary ``llmcc/data/passes.json`` (LLVM 19
+transform passes, made by ``scripts/gen_pass_vocabulary.py``); nesting names
+must be pass-manager adaptors. Parameters may use only ``[A-Za-z0-9_=;.-]``,
+so no path, plugin or option can be smuggled into ``opt``'s argv.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from .errors import PipelineError
+
+#: Pass-manager adaptors allowed as nesting names (LLVM PassBuilder).
+ADAPTORS = frozenset({"module", "cgscc", "function", "loop", "loop-mssa", "devirt", "repeat"})
+
+#: The token that stands for clang's own ``-Oz`` pipeline in stored pipelines.
+OZ = "default<Oz>"
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
+_PARAM_RE = re.compile(r"[A-Za-z0-9_=;.-]*")
+MAX_PIPELINE_CHARS = 20000
+
+
+@dataclass(frozen=True)
+class Element:
+    """One pipeline element: a pass or an adaptor with a nested pipeline."""
+
+    name: str
+    params: str | None
+    children: tuple["Element", ...] | None
+
+    def text(self) -> str:
+        """Canonical pipeline text of this element."""
+        s = self.name
+        if self.params is not None:
+            s += f"<{self.params}>"
+        if self.children is not None:
+            s += "(" + ",".join(c.text() for c in self.children) + ")"
+        return s
+
+
+def parse_pipeline(text: str) -> tuple[Element, ...]:
+    """Parse pipeline ``text`` into elements.
+
+    Raises:
+        PipelineError: empty, too long, or not in the grammar above.
+    """
+    if not isinstance(text, str) or not text or len(text) > MAX_PIPELINE_CHARS:
+        raise PipelineError("empty or oversized pipeline")
+    elems, pos = _parse_list(text, 0)
+    if pos != len(text):
+        raise PipelineError(f"unexpected {text[pos]!r} at {pos} in pipeline")
+    return elems
+
+
+def _parse_list(text: str, pos: int) -> tuple[tuple[Element, ...], int]:
+    out = []
+    while True:
+        el, pos = _parse_element(text, pos)
+        out.append(el)
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+            continue
+        return tuple(out), pos
+
+
+def _parse_element(text: str, pos: int) -> tuple[Element, int]:
+    m = _NAME_RE.match(text, pos)
+    if not m:
+        raise PipelineError(f"expected a pass name at {pos} in pipeline")
+    name, pos = m.group(0), m.end()
+    params = None
+    if pos < len(text) and text[pos] == "<":
+        pm = _PARAM_RE.match(text, pos + 1)
+        end = pm.end()
+        if end >= len(text) or text[end] != ">":
+            raise PipelineError(f"bad parameters for {name!r} in pipeline")
+        params, pos = pm.group(0), end + 1
+    children = None
+    if pos < len(text) and text[pos] == "(":
+        children, pos = _parse_list(text, pos + 1)
+        if pos >= len(text) or text[pos] != ")":
+            raise PipelineError(f"unclosed '(' after {name!r} in pipeline")
+        pos += 1
+    return Element(name, params, children), pos
+
+
+@lru_cache(maxsize=1)
+def vocabulary() -> dict[str, dict]:
+    """The pass allowlist: name -> entry of ``llmcc/data/passes.json``."""
+    data = json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
+    return {p["name"]: p for p in data["passes"]}
+
+
+def _check(elems: tuple[Element, ...], vocab: dict[str, dict]) -> None:
+    for el in elems:
+        if el.children is not None:
+            if el.name not in ADAPTORS:
+                raise PipelineError(f"{el.name!r} is not a pass-manager adaptor")
+            if el.name in ("devirt", "repeat") and not (el.params or "").isdigit():
+                raise PipelineError(f"{el.name} needs a count parameter")
+            _check(el.children, vocab)
+            continue
+        entry = vocab.get(el.name)
+        if entry is None:
+            raise PipelineError(f"pass {el.name!r} is not in the allowlist")
+        if el.params is not None:
+            if not entry.get("params"):
+                raise PipelineError(f"pass {el.name!r} takes no parameters")
+            allowed = entry.get("allowed_params")
+            if allowed is not None and el.params not in allowed:
+                raise PipelineError(f"{el.name}<{el.params}> is not allowed")
+
+
+def check_pipeline(text: str) -> str:
+    """Parse and allowlist-check a pipeline; return its canonical text.
+
+    Raises:
+        PipelineError: it does not parse or uses a pass outside the allowlist.
+    """
+    elems = parse_pipeline(text)
+    _check(elems, vocabulary())
+    return ",".join(e.text() for e in elems)
+
+
+def substitute_oz(pipeline: str, clang_oz: str) -> str:
+    """Replace each top-level :data:`OZ` token with clang's own ``-Oz`` pipeline text.
+
+    Source: clang-19's ``-Oz`` pipeline differs from ``opt -p default<Oz>``
+    (it adds ``slp-vectorizer``); clang prints its own with
+    ``-mllvm -print-pipeline-passes`` (DESIGN.md, "Decisions already taken").
+    """
+    elems = parse_pipeline(pipeline)
+    return ",".join(clang_oz if e.text() == OZ else e.text() for e in elems)
+
+
+def contains_oz(pipeline: str) -> bool:
+    """True when the pipeline uses clang's ``-Oz`` pipeline at top level."""
+    return any(e.text() == OZ for e in parse_pipeline(pipeline))

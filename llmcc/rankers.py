@@ -1,0 +1,83 @@
+"""Rankers propose pass pipelines for one translation unit, best first.
+
+A ranker never decides correctness or the final choice: the driver measures
+every proposed candidate for real and keeps the smallest object, with clang's
+``-Oz`` pipeline always among the candidates.
+"""
+
+from __future__ import annotations
+
+from .passes import OZ
+
+#: The starter set of the ``static`` ranker, in fixed order. Each is clang's own
+#: ``-Oz`` pipeline followed by size-oriented clean-up passes that ``-Oz`` does
+#: not run, or runs only once, at that point (LLVM 19 ``PassBuilderPipelines.cpp``):
+#:
+#: 1. a second ``-Oz`` round: after the first, inlining and IPSCCP see simplified
+#:    callees and often remove more (the LLM Compiler paper's autotuned lists
+#:    frequently repeat ``default<Oz>``-like sequences, section 3.1);
+#: 2. ``mergefunc``: merges functions that are identical after optimization
+#:    (used by Swift's and Rust's size pipelines);
+#: 3. ``simplifycfg`` with common-instruction hoisting and sinking enabled and
+#:    ``instcombine``: the ``-Oz`` pipeline disables both except once late;
+#: 4. ``gvn-sink``/``gvn-hoist``: merge equivalent instructions across branches;
+#: 5. ``iroutliner``: outlines similar IR regions into shared functions, a size
+#:    pass that no default pipeline enables (Kelley & Boddicker, LLVM Dev 2020);
+#: 6. ``default<Os>``: the ``-Os`` pipeline on minsize functions inlines more and
+#:    sometimes shrinks call-heavy code;
+#: 7. ``-Oz`` with a loop-rotation-free clean-up (``loop-deletion``, ``dse``, ``adce``);
+#: 8. ``-Oz`` then ``deadargelim``, ``globaldce``, ``constmerge``.
+#: Each is checked against ``opt-19`` by ``tests/e2e/test_rankers.py``.
+STARTER_PIPELINES: tuple[str, ...] = (
+    "default<Oz>,default<Oz>",
+    "default<Oz>,mergefunc",
+    "default<Oz>,function(simplifycfg<hoist-common-insts;sink-common-insts>,instcombine)",
+    "default<Oz>,function(gvn-sink,gvn-hoist,simplifycfg)",
+    "default<Oz>,iroutliner",
+    "default<Os>",
+    "default<Oz>,function(loop(loop-deletion),dse,adce,simplifycfg)",
+    "default<Oz>,deadargelim,globaldce,constmerge",
+)
+
+
+class Ranker:
+    """Interface of a ranker.
+
+    Attributes:
+        name: the name users select with ``LLMCC_RANKER``.
+        identity: a string that changes whenever the ranking could change
+            (it enters the cache key).
+    """
+
+    name = "base"
+    identity = "base"
+
+    def rank(self, ir_text: str) -> list[str]:
+        """Pipelines for the unoptimized IR ``ir_text``, best first (``OZ`` excluded)."""
+        raise NotImplementedError
+
+
+class StaticRanker(Ranker):
+    """The same pipelines in the same order for every translation unit."""
+
+    name = "static"
+
+    def __init__(self, pipelines: tuple[str, ...] = STARTER_PIPELINES):
+        self.pipelines = tuple(p for p in pipelines if p != OZ)
+        import xxhash
+        self.identity = "static:" + xxhash.xxh3_64_hexdigest("\n".join(self.pipelines).encode())
+
+    def rank(self, ir_text: str) -> list[str]:
+        return list(self.pipelines)
+
+
+RANKERS = {"static": StaticRanker}
+
+
+def load_ranker(name: str) -> Ranker:
+    """The ranker called ``name``.
+
+    Raises:
+        KeyError: no such ranker.
+    """
+    return RANKERS[name]()

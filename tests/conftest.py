@@ -1,0 +1,34 @@
+"""Shared fixtures: an isolated llmcc environment and the real toolchain."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+CLANG = shutil.which("clang-19") or shutil.which("clang")
+
+
+@pytest.fixture
+def llmcc_env(tmp_path):
+    """Environment for running the installed ``llmcc`` with a private cache and no config file."""
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("LLMCC_"):
+            del env[k]
+    env["LLMCC_CACHE_DIR"] = str(tmp_path / "cache")
+    env["LLMCC_CONFIG"] = str(tmp_path / "no-config.toml")
+    return env
+
+
+@pytest.fixture
+def clang():
+    """Path of the real clang (Debian's clang-19)."""
+    if CLANG is None:
+        pytest.fail("clang-19 is required (apt-get install clang-19 llvm-19)")
+    return CLANG
+
+
+def run(argv, env=None, cwd=None, check=False, **kw):
+    """Run ``argv`` and capture bytes output."""
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=check, **kw)

@@ -1,0 +1,152 @@
+"""Compiling real C through ``llmcc``: sizes, identity with clang -Oz, pass-through."""
+
+import json
+import os
+
+import pytest
+
+from llmcc.objsize import object_size
+from tests.conftest import run
+from tests.e2e.conftest import EXPECTED_OUTPUT
+
+
+def _stats(llmcc, env):
+    out = run([llmcc, "-s"], env=env, check=True).stdout.decode()
+    return out
+
+
+def test_object_is_never_larger_than_oz_and_program_works(llmcc, clang, llmcc_env, sample_dir):
+    run([clang, "-Oz", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=llmcc_env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == b""
+    assert object_size(str(sample_dir / "out.o")).total <= object_size(str(sample_dir / "ref.o")).total
+    run([llmcc, "-O2", "-c", "main.c"], env=llmcc_env, cwd=sample_dir, check=True)
+    run([llmcc, "main.o", "out.o", "-o", "prog"], env=llmcc_env, cwd=sample_dir, check=True)
+    assert run(["./prog"], cwd=sample_dir).stdout == EXPECTED_OUTPUT
+
+
+def test_oz_baseline_is_byte_identical_to_clang(llmcc, clang, llmcc_env, sample_dir):
+    run([clang, "-Oz", "-fPIC", "-g", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    env = dict(llmcc_env, LLMCC_CANDIDATES="0")
+    run([llmcc, "-Oz", "-fPIC", "-g", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir,
+        check=True)
+    assert (sample_dir / "out.o").read_bytes() == (sample_dir / "ref.o").read_bytes()
+
+
+@pytest.mark.parametrize("flags", [[], ["-fPIC"], ["-fno-pie"], ["-mcmodel=medium"], ["-g"]])
+def test_clang_oz_pipeline_through_opt_is_byte_identical(clang, sample_dir, tmp_path, flags):
+    """clang's printed -Oz pipeline through opt-19, then codegen, reproduces clang -Oz."""
+    from llmcc.cmdline import classify
+    from llmcc.config import Config
+    from llmcc.driver import Candidate, Context, compile_candidate
+    from llmcc.toolchain import resolve
+    tc = resolve(False, (), dict(os.environ, LLMCC_CLANG=clang), None)
+    comp = classify(["-c", "-Oz", "sample.c"] + flags)
+    ir = tmp_path / "x.ll"
+    run([clang] + comp.lower_args(comp.units[0], str(ir)), cwd=sample_dir, check=True)
+    ctx = Context(cfg=Config(cache_dir=str(tmp_path / "c")), tc=tc, env={})
+    via_opt = Candidate("default<Oz>", str(tmp_path / "via_opt.o"))
+    compile_candidate(ctx, comp, str(ir), ir.read_text(), via_opt, direct_oz=False)
+    run([clang, "-Oz", "-c", "sample.c", "-o", str(tmp_path / "ref.o")] + flags, cwd=sample_dir,
+        check=True)
+    assert (tmp_path / "via_opt.o").read_bytes() == (tmp_path / "ref.o").read_bytes()
+
+
+def test_warm_build_hits_and_gives_the_same_bytes(llmcc, llmcc_env, sample_dir):
+    run([llmcc, "-c", "sample.c", "-o", "cold.o"], env=llmcc_env, cwd=sample_dir, check=True)
+    run([llmcc, "-c", "sample.c", "-o", "warm.o"], env=llmcc_env, cwd=sample_dir, check=True)
+    assert (sample_dir / "cold.o").read_bytes() == (sample_dir / "warm.o").read_bytes()
+    s = _stats(llmcc, llmcc_env)
+    assert "cache hits                      1" in s and "cache misses                    1" in s
+
+
+@pytest.mark.parametrize("args", [
+    ["-E", "sample.c"],
+    ["-S", "-O2", "sample.c", "-o", "-"],
+    ["-M", "sample.c"],
+    ["-O0", "-c", "sample.c", "-o", "/dev/stdout"],
+])
+def test_pass_through_output_is_byte_identical(llmcc, clang, llmcc_env, sample_dir, args):
+    ref = run([clang] + args, cwd=sample_dir)
+    got = run([llmcc] + args, env=llmcc_env, cwd=sample_dir)
+    assert (got.returncode, got.stdout, got.stderr) == (ref.returncode, ref.stdout, ref.stderr)
+
+
+def test_link_is_byte_identical(llmcc, clang, llmcc_env, sample_dir):
+    run([clang, "-Oz", "-c", "sample.c", "main.c"], cwd=sample_dir, check=True)
+    run([clang, "main.o", "sample.o", "-o", "ref"], cwd=sample_dir, check=True)
+    run([llmcc, "main.o", "sample.o", "-o", "got"], env=llmcc_env, cwd=sample_dir, check=True)
+    assert (sample_dir / "got").read_bytes() == (sample_dir / "ref").read_bytes()
+
+
+@pytest.mark.parametrize("source,code", [
+    ("int f(void) { return undeclared_thing; }\n", "error"),
+    ("#include \"no_such_header.h\"\n", "error"),
+    ("int f(int x) { int unused; return x; }\n", "warning"),
+])
+def test_diagnostics_and_exit_code_match_clang(llmcc, clang, llmcc_env, tmp_path, source, code):
+    src = tmp_path / "bad.c"
+    src.write_text(source)
+    flags = ["-Wall", "-O2", "-c", "bad.c", "-o", "bad.o"]
+    ref = run([clang] + flags, cwd=tmp_path)
+    got = run([llmcc] + flags, env=llmcc_env, cwd=tmp_path)
+    assert got.returncode == ref.returncode
+    assert got.stderr == ref.stderr
+    assert got.stderr.count(code.encode() + b":") == 1
+
+
+def test_several_sources_in_one_call(llmcc, llmcc_env, sample_dir):
+    r = run([llmcc, "-O2", "-c", "sample.c", "main.c"], env=llmcc_env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr
+    assert (sample_dir / "sample.o").exists() and (sample_dir / "main.o").exists()
+    assert "cache misses                    2" in _stats(llmcc, llmcc_env)
+
+
+@pytest.mark.parametrize("depflags", [
+    ["-MD"], ["-MMD"], ["-MMD", "-MP"], ["-MD", "-MF", "deps.d"], ["-MMD", "-MT", "custom"],
+    ["-MD", "-MQ", "$(odd) target"],
+])
+def test_dependency_files_match_clang(llmcc, clang, llmcc_env, sample_dir, depflags):
+    """Same dependency file as plain clang at -Oz, the level llmcc compiles at
+    (glibc headers include different files under -O2, since -Oz defines __OPTIMIZE_SIZE__)."""
+    os.mkdir(sample_dir / "obj")
+    ref = run([clang, "-Oz", "-c", "sample.c", "-o", "obj/sample.o"] + depflags, cwd=sample_dir)
+    assert ref.returncode == 0
+    dep_files = sorted(p for p in sample_dir.rglob("*.d"))
+    assert dep_files
+    expected = {p: p.read_bytes() for p in dep_files}
+    for p in dep_files:
+        p.unlink()
+    got = run([llmcc, "-Oz", "-c", "sample.c", "-o", "obj/sample.o"] + depflags,
+              env=llmcc_env, cwd=sample_dir)
+    assert got.returncode == 0, got.stderr
+    assert {p: p.read_bytes() for p in sorted(sample_dir.rglob("*.d"))} == expected
+
+
+def test_dependency_file_without_o(llmcc, clang, llmcc_env, sample_dir):
+    run([clang, "-c", "-MMD", "sample.c"], cwd=sample_dir, check=True)
+    expected = (sample_dir / "sample.d").read_bytes()
+    (sample_dir / "sample.d").unlink()
+    run([llmcc, "-c", "-MMD", "sample.c"], env=llmcc_env, cwd=sample_dir, check=True)
+    assert (sample_dir / "sample.d").read_bytes() == expected
+
+
+def test_response_file(llmcc, clang, llmcc_env, sample_dir):
+    (sample_dir / "args.rsp").write_text('-O2 -c "sample.c" -o rsp.o -DUNUSED="a b"\n')
+    r = run([llmcc, "@args.rsp"], env=llmcc_env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr
+    assert "cache misses                    1" in _stats(llmcc, llmcc_env)
+    assert object_size(str(sample_dir / "rsp.o")).total > 0
+
+
+def test_cxx_compile(clang, llmcc_env, tmp_path):
+    from tests.e2e.conftest import LLMCCXX
+    (tmp_path / "v.cpp").write_text(
+        "#include <vector>\n#include <algorithm>\n"
+        "int f(std::vector<int> v) { std::sort(v.begin(), v.end()); return v.empty() ? 0 : v[0]; }\n")
+    r = run([LLMCCXX, "-O2", "-c", "v.cpp"], env=llmcc_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    clangxx = clang.replace("clang", "clang++")
+    run([clangxx, "-Oz", "-c", "v.cpp", "-o", "ref.o"], cwd=tmp_path, check=True)
+    assert object_size(str(tmp_path / "v.o")).total <= object_size(str(tmp_path / "ref.o")).total

@@ -1,0 +1,66 @@
+"""Pipeline parsing and the pass allowlist."""
+
+import pytest
+
+from llmcc.errors import PipelineError
+from llmcc.passes import check_pipeline, contains_oz, parse_pipeline, substitute_oz
+
+ACCEPTED = [
+    "default<Oz>",
+    "default<Oz>,mergefunc",
+    "function(instcombine,simplifycfg)",
+    "function(simplifycfg<hoist-common-insts;sink-common-insts>)",
+    "function(loop-mssa(licm))",
+    "cgscc(devirt<4>(inline))",
+    "module(globalopt),function(sroa)",
+]
+
+REJECTED = [
+    "",
+    "-load-pass-plugin=/tmp/x.so",
+    "function(instcombine),-load-pass-plugin=/tmp/x.so",
+    "default<Oz> -load-pass-plugin=/tmp/x.so",
+    "default<O9>",
+    "function(print<domtree>)",
+    "print-module",
+    "function(nonexistent-pass)",
+    "internalize",
+    "function(instcombine",
+    "function(instcombine))",
+    "simplifycfg<../../etc/passwd>",
+    "mergefunc<x>",
+    "unknownadaptor(instcombine)",
+    "devirt<x>(inline)",
+    "asan",
+    "verify",
+]
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_accepted(text):
+    assert check_pipeline(text) == text
+
+
+@pytest.mark.parametrize("text", REJECTED)
+def test_rejected(text):
+    with pytest.raises(PipelineError):
+        check_pipeline(text)
+
+
+def test_rejection_is_a_value_error():
+    with pytest.raises(ValueError):
+        check_pipeline("asan")
+
+
+def test_parse_round_trip_is_canonical():
+    elems = parse_pipeline("function(loop-mssa(licm<allowspeculation>)),globaldce")
+    assert [e.name for e in elems] == ["function", "globaldce"]
+    assert elems[0].children[0].children[0].params == "allowspeculation"
+
+
+def test_oz_substitution_only_replaces_the_token():
+    clang_oz = "annotation2metadata,function(sroa)"
+    assert substitute_oz("default<Oz>,mergefunc", clang_oz) == clang_oz + ",mergefunc"
+    assert substitute_oz("default<Os>", clang_oz) == "default<Os>"
+    assert contains_oz("default<Oz>,default<Oz>")
+    assert not contains_oz("function(instcombine)")
