@@ -1,10 +1,12 @@
 """Command-line entry points: ``llmcc``, ``llmcc++`` and the masquerade names.
 
 Called as ``llmcc``/``llmcc++`` with one of llmcc's own options alone
-(``-s/--show-stats``, ``-z/--zero-stats``, ``-C/--clear``, ``--version``,
-``-h/--help``) or a subcommand, it manages llmcc; with anything else, or
-called through a masquerade link (``cc``, ``clang``, ``c++``, ``clang++``),
-it is the compiler. Commands return data; this module alone prints.
+(``-s/--show-stats``, ``-z/--zero-stats``, ``-C/--clear``, ``-p/--show-config``,
+``--version``, ``-h/--help``) or a subcommand, it manages llmcc; with anything
+else it is the compiler. Called through a masquerade name (a symlink named
+``cc``, ``clang``, ``c++`` or ``clang++``, or a ``shims/`` script, which passes
+``--llmcc-driver=NAME`` first) it is always the compiler, so ``clang --version``
+still answers as clang. Commands return data; this module alone prints.
 """
 
 from __future__ import annotations
@@ -109,6 +111,11 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
     """Entry point of ``llmcc`` (and masquerade names); returns the exit code."""
     argv0 = sys.argv[0]
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0].startswith("--llmcc-driver="):
+        # A masquerade shim: always the compiler, C++ by the shim's name.
+        name = args[0].split("=", 1)[1]
+        from .driver import compile_main
+        return compile_main(args[1:], _is_cxx_name(name) if cxx is None else cxx)
     if cxx is None:
         cxx = _is_cxx_name(argv0)
     if _own_name(argv0) and args:

@@ -1,0 +1,90 @@
+"""Integrations that build something real: masquerade shims, CMake, IR recording."""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from llmcc import stats
+from tests.conftest import run
+from tests.e2e.project import N_FILES, write_project
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_masquerade_shims_build_a_makefile_project(llmcc, llmcc_env, tmp_path):
+    root = tmp_path / "proj"
+    expected = write_project(root)
+    env = dict(llmcc_env, PATH=f"{REPO}/shims:{llmcc_env['PATH']}")
+    version = run(["cc", "--version"], env=env)
+    assert b"clang version 19" in version.stdout  # the real clang answers
+    r = run(["make", "-j4", "CC=cc"], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    assert run(["./prog"], cwd=root).stdout == expected
+    s = stats.read(env["LLMCC_CACHE_DIR"])
+    assert s["cache misses"] == N_FILES + 1 and s["uncacheable: link"] == 1
+
+
+def test_symlink_named_clang_is_the_compiler(llmcc_env, sample_dir, tmp_path):
+    script = os.path.join(os.path.dirname(sys.executable), "llmcc")
+    if not os.path.exists(script):
+        script = shutil.which("llmcc")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(os.path.realpath(script), bindir / "clang")
+    env = dict(llmcc_env, PATH=f"{bindir}:{llmcc_env['PATH']}")
+    assert b"clang version 19" in run(["clang", "--version"], env=env).stdout
+    r = run(["clang", "-O2", "-c", "sample.c"], env=env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr
+    assert stats.read(env["LLMCC_CACHE_DIR"])["cache misses"] == 1
+
+
+def test_cmake_toolchain_file(llmcc_env, tmp_path):
+    if shutil.which("cmake") is None:
+        pytest.fail("cmake is required (apt-get install cmake)")
+    src = tmp_path / "src"
+    write_project(src)
+    (src / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.13)\nproject(demo C)\n"
+        f"add_executable(prog main.c {' '.join(f'm{i}.c' for i in range(N_FILES))})\n")
+    build = tmp_path / "build"
+    r = run(["cmake", "-S", str(src), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+             f"-DCMAKE_TOOLCHAIN_FILE={REPO}/cmake/llmcc-toolchain.cmake"], env=llmcc_env)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    assert b"llmcc" in (build / "CMakeCache.txt").read_bytes()
+    r = run(["cmake", "--build", str(build), "-j", "4"], env=llmcc_env)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    out = run([str(build / "prog")]).stdout
+    assert out == write_project(tmp_path / "again")
+    assert stats.read(llmcc_env["LLMCC_CACHE_DIR"])["cache misses"] == N_FILES + 1
+
+
+def test_record_mode_stores_ir_and_manifest(llmcc, llmcc_env, sample_dir, tmp_path):
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    for _ in range(2):
+        run([llmcc, "-O2", "-fPIC", "-c", "sample.c", "main.c"], env=env, cwd=sample_dir,
+            check=True)
+    lines = [json.loads(x) for x in (rec / "records.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and {x["package"] for x in lines} == {"demo"}
+    assert len(list(rec.rglob("*.ll"))) == 2
+    first = lines[0]
+    assert first["codegen_args"] == ["-fPIC"] and first["oz_size"] > 0
+    assert (rec / "ir" / first["ir_hash"][:2] / f"{first['ir_hash']}.ll").read_text().startswith(
+        "; ModuleID")
+
+
+def test_static_ranker_pipelines_are_accepted_by_opt(clang, sample_dir, tmp_path):
+    from llmcc.passes import check_pipeline
+    from llmcc.rankers import STARTER_PIPELINES
+    ir = tmp_path / "x.ll"
+    run([clang, "-Oz", "-Xclang", "-disable-llvm-passes", "-S", "-emit-llvm", "sample.c", "-o",
+         str(ir)], cwd=sample_dir, check=True)
+    opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
+    for p in STARTER_PIPELINES:
+        assert check_pipeline(p) == p
+        r = run([opt, "-p", p, str(ir), "-o", os.devnull])
+        assert r.returncode == 0, (p, r.stderr)

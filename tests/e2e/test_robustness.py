@@ -1,0 +1,139 @@
+"""llmcc never breaks a build: parallel builds, corrupt caches, crashing or hanging opt."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from llmcc.objsize import object_size
+from tests.conftest import run
+from tests.e2e.project import N_FILES, write_project
+
+
+def _stats(llmcc, env):
+    from llmcc import stats
+    return stats.read(env["LLMCC_CACHE_DIR"])
+
+
+def _objects(root):
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.o"))}
+
+
+def _make(root, env, *extra):
+    r = run(["make", "-j6", f"CC={env['CC']}"] + list(extra), env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    return r
+
+
+def test_parallel_builds_share_one_cache_and_survive_corruption(llmcc, llmcc_env, tmp_path):
+    env = dict(llmcc_env, CC=llmcc)
+    root = tmp_path / "proj"
+    expected = write_project(root)
+    _make(root, env)
+    assert run(["./prog"], cwd=root).stdout == expected
+    cold = _objects(root)
+    s = _stats(llmcc, env)
+    assert s["cache misses"] == N_FILES + 1 and s["cache hits"] == 0
+
+    _make(root, env, "clean")
+    _make(root, env)
+    assert _objects(root) == cold
+    assert _stats(llmcc, env)["cache hits"] == N_FILES + 1
+
+    entries = sorted((tmp_path / "cache" / "entries").rglob("*.json"))
+    assert len(entries) == N_FILES + 1
+    for i, p in enumerate(entries):
+        p.write_bytes(b"" if i % 2 else b"\x89garbage{\"pipeline\":")
+    _make(root, env, "clean")
+    _make(root, env)
+    assert _objects(root) == cold
+    assert run(["./prog"], cwd=root).stdout == expected
+    assert _stats(llmcc, env)["corrupt cache entries"] == N_FILES + 1
+
+
+def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
+    env = dict(llmcc_env, CC=llmcc)
+    root = tmp_path / "proj"
+    expected = write_project(root)
+    _make(root, env)
+    cold = _objects(root)
+    marker = tmp_path / "pwned"
+    for p in (tmp_path / "cache" / "entries").rglob("*.json"):
+        entry = json.loads(p.read_text())
+        entry["pipeline"] = f"function(instcombine),-load-pass-plugin={marker}"
+        p.write_text(json.dumps(entry))
+    _make(root, env, "clean")
+    _make(root, env)
+    assert _objects(root) == cold
+    assert run(["./prog"], cwd=root).stdout == expected
+    assert _stats(llmcc, env)["rejected pipelines"] == N_FILES + 1
+
+
+FAKE_OPT = """#!/bin/sh
+for a in "$@"; do
+  if [ "$a" = "--version" ]; then exec {real} --version; fi
+done
+{action}
+"""
+
+
+@pytest.mark.parametrize("action,reason", [
+    ("kill -SEGV $$", "crash"),
+    ("exec sleep 600", "hang"),
+    ("echo 'opt: garbage' >&2; exit 3", "error"),
+])
+def test_broken_opt_falls_back_to_clang_oz(llmcc, clang, llmcc_env, sample_dir, tmp_path,
+                                           action, reason):
+    real_opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
+    fake = tmp_path / "bin" / "opt-19"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_OPT.format(real=real_opt, action=action))
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = dict(llmcc_env, PATH=f"{fake.parent}:{os.environ['PATH']}", LLMCC_TIMEOUT="2",
+               LLMCC_CANDIDATES="2")
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir)
+    assert r.returncode == 0 and r.stderr == b""
+    run([clang, "-Oz", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    assert (sample_dir / "out.o").read_bytes() == (sample_dir / "ref.o").read_bytes()
+    s = _stats(llmcc, env)
+    assert s["candidates failed"] == 2 and s["cache misses"] == 1
+
+
+def test_mismatched_opt_means_plain_clang(llmcc, clang, llmcc_env, sample_dir, tmp_path):
+    fake = tmp_path / "opt"
+    fake.write_text("#!/bin/sh\necho 'LLVM version 14.0.6'\n")
+    fake.chmod(0o755)
+    env = dict(llmcc_env, LLMCC_OPT=str(fake), LLMCC_DEBUG="1")
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir)
+    assert r.returncode == 0
+    assert b"no usable opt" in r.stderr and b"LLVM 14" in r.stderr
+    run([clang, "-O2", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    assert (sample_dir / "out.o").read_bytes() == (sample_dir / "ref.o").read_bytes()
+    assert _stats(llmcc, env)["fallback: opt unavailable"] == 1
+
+
+def test_unwritable_cache_still_builds(llmcc, clang, llmcc_env, sample_dir, tmp_path):
+    if os.geteuid() == 0:
+        cache = "/proc/llmcc-cache"  # not creatable even by root
+    else:
+        cache = str(tmp_path / "ro")
+        os.mkdir(cache, 0o500)
+    env = dict(llmcc_env, LLMCC_CACHE_DIR=cache)
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir)
+    assert r.returncode == 0 and r.stderr == b""
+    run([clang, "-Oz", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    assert object_size(str(sample_dir / "out.o")).total <= object_size(str(sample_dir / "ref.o")).total
+
+
+def test_disable_passes_everything_through(llmcc, clang, llmcc_env, sample_dir):
+    env = dict(llmcc_env, LLMCC_DISABLE="1")
+    run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir, check=True)
+    run([clang, "-O2", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    assert (sample_dir / "out.o").read_bytes() == (sample_dir / "ref.o").read_bytes()
+
+
+def test_readonly_cache_is_not_written(llmcc, llmcc_env, sample_dir, tmp_path):
+    env = dict(llmcc_env, LLMCC_READONLY="1")
+    run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir, check=True)
+    assert not list((tmp_path / "cache").rglob("entries/*/*.json"))
