@@ -15,6 +15,8 @@ Keys (type, default):
     readonly    (bool, false)  use the cache but never write it
     debug       (bool, false)  explain decisions on stderr
     record      (str, "")      directory where the unoptimized IR of each TU is recorded
+    force_pipeline (str, "")   compile every TU with this pipeline, larger or not, bypassing
+                               the cache (differential testing); it must pass the allowlist
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Config:
     readonly: bool = False
     debug: bool = False
     record: str = ""
+    force_pipeline: str = ""
 
 
 def config_path(env: dict[str, str]) -> str:

@@ -223,6 +223,9 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
                                   ranker.identity, str(k))
         winner = None
         oz_size = None
+        if ctx.cfg.force_pipeline:
+            store = None
+            winner, oz_size = forced(ctx, comp, ir_path, ir_text, work)
         entry = store.get(key) if store else None
         if store:
             ctx.counts["corrupt cache entries"] += store.corrupt
@@ -260,6 +263,28 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         ctx.counts["bytes llmcc"] += winner.size
         ctx.counts["TUs improved" if winner.size < oz_size else "TUs equal"] += 1
         return frontend_diag[0], frontend_diag[1] + winner.stderr
+
+
+def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+           work: str) -> tuple[Candidate, int]:
+    """Compile with ``force_pipeline`` whatever its size; return (object, -Oz size in bytes).
+
+    Raises:
+        Fallback: the pipeline is not allowed, or it or the baseline failed.
+    """
+    try:
+        pipeline = check_pipeline(ctx.cfg.force_pipeline)
+    except PipelineError as e:
+        raise Fallback("forced pipeline rejected", str(e)) from e
+    base = Candidate(OZ, os.path.join(work, "c0.o"))
+    cand = Candidate(pipeline, os.path.join(work, "forced.o"))
+    try:
+        compile_candidate(ctx, comp, ir_path, ir_text, base)
+        compile_candidate(ctx, comp, ir_path, ir_text, cand, direct_oz=False)
+    except (CandidateError, OSError, LlmccError) as e:
+        raise Fallback("forced pipeline failed", str(e)) from e
+    ctx.counts["forced pipeline"] += 1
+    return cand, base.size
 
 
 def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, ranker, k: int,

@@ -8,8 +8,10 @@ new pass manager's textual pipeline (LLVM docs, "Invoking opt": ``opt -p``):
     element  := NAME ["<" PARAMS ">"] ["(" pipeline ")"]
 
 Leaf names must be in the vocabulary ``llmcc/data/passes.json`` (LLVM 19
-transform passes, made by ``scripts/gen_pass_vocabulary.py``); nesting names
-must be pass-manager adaptors. Parameters may use only ``[A-Za-z0-9_=;.-]``,
+transform passes, made by ``scripts/gen_pass_vocabulary.py``) and not of its
+``experimental`` tier (passes no default pipeline or production size pipeline
+runs, such as the Attributor, which crash or miscompile in combinations);
+nesting names must be pass-manager adaptors. Parameters may use only ``[A-Za-z0-9_=;.-]``,
 so no path, plugin or option can be smuggled into ``opt``'s argv.
 """
 
@@ -117,6 +119,8 @@ def _check(elems: tuple[Element, ...], vocab: dict[str, dict]) -> None:
         entry = vocab.get(el.name)
         if entry is None:
             raise PipelineError(f"pass {el.name!r} is not in the allowlist")
+        if entry.get("tier") == "experimental":
+            raise PipelineError(f"pass {el.name!r} is experimental and not allowed")
         if el.params is not None:
             if not entry.get("params"):
                 raise PipelineError(f"pass {el.name!r} takes no parameters")

@@ -40,6 +40,24 @@ STARTER_PIPELINES: tuple[str, ...] = (
 )
 
 
+def load_coreset(path: str | None = None) -> tuple[str, ...]:
+    """The shipped coreset (``llmcc/data/coreset.json``, written by ``llmcc tune coreset``)
+    in prefix-gain order, or :data:`STARTER_PIPELINES` when none is shipped or
+    ``path`` cannot be read."""
+    import json
+    from importlib import resources
+    try:
+        if path:
+            with open(path, encoding="utf-8") as f:
+                doc = json.load(f)
+        else:
+            doc = json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+        pipelines = tuple(str(p) for p in doc["pipelines"])
+        return pipelines or STARTER_PIPELINES
+    except (OSError, ValueError, KeyError, TypeError):
+        return STARTER_PIPELINES
+
+
 class Ranker:
     """Interface of a ranker.
 
@@ -62,7 +80,9 @@ class StaticRanker(Ranker):
 
     name = "static"
 
-    def __init__(self, pipelines: tuple[str, ...] = STARTER_PIPELINES):
+    def __init__(self, pipelines: tuple[str, ...] | None = None):
+        if pipelines is None:
+            pipelines = load_coreset()
         self.pipelines = tuple(p for p in pipelines if p != OZ)
         import xxhash
         self.identity = "static:" + xxhash.xxh3_64_hexdigest("\n".join(self.pipelines).encode())

@@ -33,6 +33,9 @@ REJECTED = [
     "devirt<x>(inline)",
     "asan",
     "verify",
+    "attributor",
+    "function(unify-loop-exits)",
+    "function(structurizecfg)",
 ]
 
 

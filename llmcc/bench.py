@@ -1,0 +1,925 @@
+"""``llmcc bench``: object sizes, build times and test results on real projects.
+
+For each recipe of ``llmcc/data/recipes.toml`` (a Debian source package and
+its own configure, build and test commands) the bench:
+
+1. fetches the source once with ``apt-get source`` into the work directory and
+   installs the recipe's missing build dependencies (``apt-get install``);
+2. builds a fresh copy of the tree three times, always at the same path so
+   that the three builds compile identical command lines:
+
+   * ``-Oz``: ``CC`` is the real clang llmcc wraps, ``CFLAGS="<cflags> -Oz"``;
+   * ``cold``: ``CC=llmcc``, same ``CFLAGS``, an empty dedicated cache;
+   * ``warm``: ``CC=llmcc`` again, same cache, statistics zeroed first;
+
+   timing each (configure + build) in wall-clock seconds
+   (:func:`time.perf_counter`) and in CPU seconds of all child processes
+   (``getrusage(RUSAGE_CHILDREN)`` user + system deltas);
+3. runs the project's test suite on the ``-Oz`` and ``cold`` builds;
+4. measures every object file (``.text + .data``, :func:`llmcc.objsize.object_size`),
+   matches translation units between builds by path relative to the tree, and
+   counts TUs improved, equal and regressed against ``clang -Oz``.
+
+The source tree is unpacked once and reused by later runs; build trees and
+logs are kept under ``WORK/<recipe>/`` for inspection. Commands run as argv
+lists; only the recipe snippets (the project's own build commands) go
+through ``bash -c``. Functions here return data; :func:`main` alone prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from fnmatch import fnmatch
+from importlib import resources
+
+from . import __version__, config as config_mod, stats
+from .errors import LlmccError
+from .objsize import ObjectFormatError, object_size
+
+#: Variants built for every recipe, in this order.
+VARIANTS = ("oz", "cold", "warm")
+
+#: Suites tried after the default one when ``apt-get source`` cannot fetch the
+#: newest version (a security index can list a version the mirror lacks).
+FALLBACK_SUITES = ("bookworm",)
+
+APT_SOURCES_DIR = "/etc/apt/sources.list.d"
+APT_SOURCES_LIST = "/etc/apt/sources.list"
+DEB_SRC_FILE = os.path.join(APT_SOURCES_DIR, "llmcc-bench-src.sources")
+
+#: Lines of a failed step's log shown in the error.
+LOG_TAIL_LINES = 30
+
+#: Environment variables removed from llmcc builds: they would change what is
+#: measured (disable, readonly, record) or add output a configure script may
+#: take for a compiler error (debug).
+LLMCC_ENV_DROPPED = ("LLMCC_DISABLE", "LLMCC_READONLY", "LLMCC_RECORD", "LLMCC_DEBUG")
+
+
+class BenchError(LlmccError, RuntimeError):
+    """A recipe could not be fetched, built or measured."""
+
+
+# ------------------------------------------------------------------ recipes
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build and test one project (see ``llmcc/data/recipes.toml``).
+
+    Attributes:
+        name: the recipe's table name.
+        source: Debian source package name for ``apt-get source``.
+        build_deps: binary packages needed to build.
+        configure, build, test: shell snippets run in the tree ("" = none).
+        cflags: the project's usual flags without ``-O``; ``-Oz`` is appended.
+        objects: file-name patterns of object files to measure.
+        version: optional Debian version to fetch (``source=version``).
+    """
+
+    name: str
+    source: str
+    build_deps: tuple[str, ...] = ()
+    configure: str = ""
+    build: str = ""
+    test: str = ""
+    cflags: str = ""
+    objects: tuple[str, ...] = ("*.o",)
+    version: str = ""
+
+
+def load_recipes(path: str | None = None) -> dict[str, Recipe]:
+    """Recipes by name, in file order, from ``path`` or the packaged file.
+
+    Raises:
+        BenchError: a table lacks ``build`` or has an unknown key.
+    """
+    if path is None:
+        text = resources.files("llmcc").joinpath("data/recipes.toml").read_bytes()
+        data = tomllib.loads(text.decode())
+    else:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    known = set(Recipe.__dataclass_fields__) - {"name"}
+    out = {}
+    for name, table in data.items():
+        unknown = set(table) - known
+        if unknown:
+            raise BenchError(f"recipe {name}: unknown keys {sorted(unknown)}")
+        if not table.get("build"):
+            raise BenchError(f"recipe {name}: no build command")
+        kw = dict(table)
+        kw.setdefault("source", name)
+        for key in ("build_deps", "objects"):
+            if key in kw:
+                kw[key] = tuple(kw[key])
+        out[name] = Recipe(name=name, **kw)
+    return out
+
+
+# ------------------------------------------------------------------- apt
+
+
+def _deb822_stanzas(text: str) -> list[str]:
+    """The stanzas (blank-line separated paragraphs) of a deb822 file."""
+    return [s for s in re.split(r"\n\s*\n", text) if s.strip()]
+
+
+def _stanza_types(stanza: str) -> list[str]:
+    m = re.search(r"^Types:(.*)$", stanza, re.M)
+    return m.group(1).split() if m else []
+
+
+def has_deb_src() -> bool:
+    """True when some enabled apt source already has ``deb-src`` entries."""
+    files = glob.glob(os.path.join(APT_SOURCES_DIR, "*.sources"))
+    files += glob.glob(os.path.join(APT_SOURCES_DIR, "*.list")) + [APT_SOURCES_LIST]
+    for path in files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        if path.endswith(".sources"):
+            if any("deb-src" in _stanza_types(s) and not re.search(r"^Enabled:\s*no", s, re.M)
+                   for s in _deb822_stanzas(text)):
+                return True
+        elif re.search(r"^\s*deb-src\s", text, re.M):
+            return True
+    return False
+
+
+def deb_src_stanzas(text: str) -> list[str]:
+    """The ``Types: deb`` stanzas of a deb822 ``.sources`` text, as ``deb-src``."""
+    return [re.sub(r"^Types:.*$", "Types: deb-src", s.strip(), count=1, flags=re.M)
+            for s in _deb822_stanzas(text) if "deb" in _stanza_types(s)]
+
+
+def ensure_deb_src(log) -> None:
+    """Mirror the system's ``deb`` sources as ``deb-src`` (once), then ``apt-get update``.
+
+    Copies every ``Types: deb`` stanza of ``/etc/apt/sources.list.d/*.sources``
+    (Debian's ``debian.sources``) to :data:`DEB_SRC_FILE`. Needs root.
+
+    Raises:
+        BenchError: nothing to mirror, the file cannot be written, or the update failed.
+    """
+    if has_deb_src():
+        return
+    stanzas = []
+    for path in sorted(glob.glob(os.path.join(APT_SOURCES_DIR, "*.sources"))):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            stanzas += deb_src_stanzas(f.read())
+    if not stanzas:
+        raise BenchError("no deb-src entries and no deb822 'Types: deb' entry to mirror")
+    try:
+        with open(DEB_SRC_FILE, "w", encoding="utf-8") as f:
+            f.write("\n\n".join(stanzas) + "\n")
+    except OSError as e:
+        raise BenchError(f"cannot add deb-src entries ({e}); run as root") from e
+    log(f"added {DEB_SRC_FILE}; running apt-get update")
+    apt_update()
+
+
+def apt_update() -> None:
+    """Run ``apt-get update``.
+
+    Raises:
+        BenchError: it failed.
+    """
+    r = subprocess.run(["apt-get", "update"], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        raise BenchError("apt-get update failed:\n" + (r.stdout + r.stderr)[-2000:])
+
+
+def missing_packages(names: tuple[str, ...]) -> list[str]:
+    """The binary packages among ``names`` that dpkg does not list as installed."""
+    missing = []
+    for name in names:
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if r.returncode != 0 or not r.stdout.endswith(" installed"):
+            missing.append(name)
+    return missing
+
+
+def install_packages(names: list[str], logf) -> None:
+    """``apt-get install`` the packages ``names`` (updating the lists once on failure).
+
+    Raises:
+        BenchError: the install failed.
+    """
+    argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *names]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for attempt in range(2):
+        if _run_logged(argv, os.getcwd(), env, logf) == 0:
+            return
+        if attempt == 0:
+            apt_update()
+    raise BenchError(f"apt-get install {' '.join(names)} failed (see {logf.name})")
+
+
+# --------------------------------------------------------------- fetching
+
+
+def _run_logged(argv: list[str], cwd: str, env: dict[str, str] | None, logf,
+                timeout: float | None = None) -> int:
+    """Run ``argv`` in ``cwd`` with output appended to ``logf``; return the exit code.
+
+    The command runs in its own process group, killed whole on timeout (exit
+    code 124) or interrupt, so no stray ``make`` keeps compiling.
+    """
+    logf.write(f"\n$ {' '.join(argv)}   (in {cwd})\n")
+    logf.flush()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        logf.write(f"\n### timed out after {timeout:g} s\n")
+        return 124
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+
+
+def dsc_version(dsc: str) -> str:
+    """The ``Version:`` field of a Debian ``.dsc`` file ("" if absent)."""
+    with open(dsc, encoding="utf-8", errors="replace") as f:
+        m = re.search(r"^Version:\s*(\S+)", f.read(), re.M)
+    return m.group(1) if m else ""
+
+
+def _download_source(recipe: Recipe, dl: str, logf) -> None:
+    """``apt-get source --download-only`` into ``dl``: the newest version, else
+    the release suite's; after a failure of all, update the lists and try again."""
+    targets = [recipe.source] + [f"{recipe.source}/{s}" for s in FALLBACK_SUITES]
+    if recipe.version:
+        targets = [f"{recipe.source}={recipe.version}"]
+    for attempt in range(2):
+        for target in targets:
+            for name in os.listdir(dl):
+                os.unlink(os.path.join(dl, name))
+            argv = ["apt-get", "source", "--download-only", target]
+            if _run_logged(argv, dl, None, logf, timeout=1800) == 0:
+                return
+        if attempt == 0:
+            apt_update()
+
+
+def fetch_source(recipe: Recipe, pdir: str, logf) -> tuple[str, str]:
+    """Download (once) and unpack (once) the recipe's Debian source package.
+
+    The ``.dsc`` and tarballs go to ``pdir/dl``; the tree, with Debian's
+    patches applied, to ``pdir/src``. Both are reused when present.
+
+    Returns:
+        ``(source_tree, debian_version)``.
+
+    Raises:
+        BenchError: ``apt-get source`` or ``dpkg-source -x`` failed.
+    """
+    dl, src = os.path.join(pdir, "dl"), os.path.join(pdir, "src")
+    os.makedirs(dl, exist_ok=True)
+    dscs = sorted(glob.glob(os.path.join(dl, "*.dsc")))
+    if not dscs:
+        ensure_deb_src(lambda msg: logf.write(msg + "\n"))
+        _download_source(recipe, dl, logf)
+        dscs = sorted(glob.glob(os.path.join(dl, "*.dsc")))
+        if len(dscs) != 1:
+            raise BenchError(f"apt-get source {recipe.source} failed (see {logf.name})")
+    if not os.path.isdir(src):
+        tmp = src + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        argv = ["dpkg-source", "--no-check", "-x", dscs[0], tmp]
+        if _run_logged(argv, dl, None, logf, timeout=1800) != 0:
+            raise BenchError(f"dpkg-source -x {dscs[0]} failed (see {logf.name})")
+        os.rename(tmp, src)
+    return src, dsc_version(dscs[0])
+
+
+# ---------------------------------------------------------------- building
+
+
+@dataclass
+class Build:
+    """One build of a project and what was measured on it.
+
+    Attributes:
+        variant: ``"oz"``, ``"cold"`` or ``"warm"``.
+        configure_s, build_s: wall-clock seconds of each step.
+        cpu_s: user + system CPU seconds of all processes of both steps.
+        test_passed: the test suite's verdict, ``None`` when not run.
+        test_s: wall-clock seconds of the test suite.
+        objects: object path relative to the tree -> ``.text + .data`` bytes.
+        digests: object path -> hex digest of its bytes (reproducibility check).
+        stats: llmcc's counters after the build (llmcc builds only).
+    """
+
+    variant: str
+    configure_s: float = 0.0
+    build_s: float = 0.0
+    cpu_s: float = 0.0
+    test_passed: bool | None = None
+    test_s: float = 0.0
+    objects: dict[str, int] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def wall_s(self) -> float:
+        """Wall-clock seconds of configure + build."""
+        return self.configure_s + self.build_s
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of all waited-for child processes so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_snippet(snippet: str, cwd: str, env: dict[str, str], logf,
+                timeout: float | None = None) -> tuple[int, float, float]:
+    """Run a recipe snippet with ``bash -c`` in ``cwd``.
+
+    Returns:
+        ``(exit_code, wall_seconds, cpu_seconds)``; an empty snippet is ``(0, 0, 0)``.
+    """
+    if not snippet.strip():
+        return 0, 0.0, 0.0
+    cpu0, t0 = _children_cpu(), time.perf_counter()
+    rc = _run_logged(["bash", "-c", snippet], cwd, env, logf, timeout)
+    return rc, time.perf_counter() - t0, _children_cpu() - cpu0
+
+
+def build_env(recipe: Recipe, cc: str, cxx: str, jobs: int,
+              extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a recipe's snippets: CC, CXX, CFLAGS/CXXFLAGS (``-Oz`` appended), JOBS."""
+    flags = f"{recipe.cflags} -Oz".strip()
+    env = {k: v for k, v in os.environ.items() if k not in LLMCC_ENV_DROPPED}
+    env.update(CC=cc, CXX=cxx, CFLAGS=flags, CXXFLAGS=flags, JOBS=str(jobs), LC_ALL="C")
+    env.update(extra or {})
+    return env
+
+
+def _tail(path: str, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def build_variant(recipe: Recipe, variant: str, src: str, pdir: str, env: dict[str, str],
+                  run_tests: bool, timeout: float, progress) -> Build:
+    """Copy ``src`` to ``pdir/build``, configure, build, optionally test, measure.
+
+    The finished tree is moved to ``pdir/<variant>`` (replacing an older one),
+    so every variant is built at the same path. Logs go to ``pdir/logs``.
+
+    Raises:
+        BenchError: configure or build failed or timed out (the log's tail is in the message).
+    """
+    build_dir = os.path.join(pdir, "build")
+    logpath = os.path.join(pdir, "logs", f"{variant}.log")
+    os.makedirs(os.path.dirname(logpath), exist_ok=True)
+    shutil.rmtree(build_dir, ignore_errors=True)
+    shutil.copytree(src, build_dir, symlinks=True)
+    result = Build(variant)
+    with open(logpath, "w", encoding="utf-8") as logf:
+        for step in ("configure", "build"):
+            progress(f"{recipe.name}: {variant} {step}")
+            logf.write(f"\n### {step}\n")
+            rc, wall, cpu = run_snippet(getattr(recipe, step), build_dir, env, logf, timeout)
+            setattr(result, f"{step}_s", wall)
+            result.cpu_s += cpu
+            if rc != 0:
+                logf.flush()
+                raise BenchError(f"{recipe.name}: {variant} {step} failed with exit code {rc} "
+                                 f"(log: {logpath})\n{_tail(logpath)}")
+        if run_tests and recipe.test.strip():
+            progress(f"{recipe.name}: {variant} test")
+            logf.write("\n### test\n")
+            rc, result.test_s, _ = run_snippet(recipe.test, build_dir, env, logf, timeout)
+            result.test_passed = rc == 0
+    result.objects, result.digests = collect_objects(build_dir, recipe.objects)
+    dest = os.path.join(pdir, variant)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.rename(build_dir, dest)
+    return result
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def collect_objects(tree: str, patterns: tuple[str, ...]) -> tuple[dict[str, int], dict[str, str]]:
+    """Every ELF object under ``tree`` whose name matches one of ``patterns``.
+
+    Non-ELF files with a matching name (libtool's text ``.lo`` files, bitcode)
+    are skipped; objects inside ``.a`` archives are not opened.
+
+    Returns:
+        ``(sizes, digests)``: path relative to ``tree`` -> ``.text + .data``
+        bytes, and -> xxh3-128 hex digest of the file's bytes.
+    """
+    import xxhash
+    sizes, digests = {}, {}
+    for root, _dirs, files in os.walk(tree):
+        for name in files:
+            if not any(fnmatch(name, p) for p in patterns):
+                continue
+            path = os.path.join(root, name)
+            if os.path.islink(path) or not _is_elf(path):
+                continue
+            rel = os.path.relpath(path, tree)
+            try:
+                sizes[rel] = object_size(path).total
+            except ObjectFormatError:
+                continue
+            with open(path, "rb") as f:
+                digests[rel] = xxhash.xxh3_128_hexdigest(f.read())
+    return dict(sorted(sizes.items())), digests
+
+
+# -------------------------------------------------------------- comparing
+
+
+@dataclass(frozen=True)
+class TU:
+    """One translation unit's object in the three builds, sizes in bytes."""
+
+    path: str
+    oz: int
+    llmcc: int
+    warm: int | None
+
+    @property
+    def verdict(self) -> str:
+        """``"improved"``, ``"equal"`` or ``"regressed"`` (cold llmcc against ``-Oz``)."""
+        if self.llmcc < self.oz:
+            return "improved"
+        return "equal" if self.llmcc == self.oz else "regressed"
+
+
+def compare(oz: Build, cold: Build, warm: Build | None) -> tuple[list[TU], list[str]]:
+    """Match objects by relative path.
+
+    Returns:
+        ``(tus, unmatched)``: the TUs present in both the ``-Oz`` and the cold
+        build, and the paths present in only one of them.
+    """
+    common = sorted(set(oz.objects) & set(cold.objects))
+    unmatched = sorted(set(oz.objects) ^ set(cold.objects))
+    tus = [TU(p, oz.objects[p], cold.objects[p],
+              warm.objects.get(p) if warm else None) for p in common]
+    return tus, unmatched
+
+
+def geomean_ratio(tus: list[TU]) -> float:
+    """Geometric mean of ``llmcc / -Oz`` over TUs with non-zero sizes (1.0 if none)."""
+    logs = [math.log(t.llmcc / t.oz) for t in tus if t.oz > 0 and t.llmcc > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else 1.0
+
+
+def hit_rate(counters: dict[str, int]) -> float | None:
+    """Cache hits / (hits + misses) from llmcc's counters; ``None`` with no lookups."""
+    hits, misses = counters.get("cache hits", 0), counters.get("cache misses", 0)
+    return hits / (hits + misses) if hits + misses else None
+
+
+def fallbacks(counters: dict[str, int]) -> int:
+    """Number of calls that fell back to plain clang (``fallback: *`` counters)."""
+    return sum(v for k, v in counters.items() if k.startswith("fallback: "))
+
+
+def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
+    """The figures of one project's table (sizes in bytes, times in seconds)."""
+    oz, cold, warm = builds["oz"], builds["cold"], builds.get("warm")
+    total_oz = sum(t.oz for t in tus)
+    total_llmcc = sum(t.llmcc for t in tus)
+    verdicts = [t.verdict for t in tus]
+    s = {
+        "tus": len(tus),
+        "bytes_oz": total_oz,
+        "bytes_llmcc": total_llmcc,
+        "reduction_total_pct": 100.0 * (total_oz - total_llmcc) / total_oz if total_oz else 0.0,
+        "reduction_geomean_pct": 100.0 * (1.0 - geomean_ratio(tus)),
+        "improved": verdicts.count("improved"),
+        "equal": verdicts.count("equal"),
+        "regressed": verdicts.count("regressed"),
+        "wall_s": {v: b.wall_s for v, b in builds.items()},
+        "cpu_s": {v: b.cpu_s for v, b in builds.items()},
+        "cold_wall_ratio": cold.wall_s / oz.wall_s if oz.wall_s else None,
+        "cold_cpu_ratio": cold.cpu_s / oz.cpu_s if oz.cpu_s else None,
+        "tests_oz": oz.test_passed,
+        "tests_llmcc": cold.test_passed,
+        "cold_hit_rate": hit_rate(cold.stats),
+        "cold_fallbacks": fallbacks(cold.stats),
+    }
+    if warm is not None:
+        s.update(
+            warm_wall_ratio=warm.wall_s / oz.wall_s if oz.wall_s else None,
+            warm_cpu_ratio=warm.cpu_s / oz.cpu_s if oz.cpu_s else None,
+            warm_hit_rate=hit_rate(warm.stats),
+            warm_fallbacks=fallbacks(warm.stats),
+            warm_differs=sorted(p for p in cold.digests
+                                if p in warm.digests and warm.digests[p] != cold.digests[p]),
+        )
+    return s
+
+
+def total_summary(projects: list[dict]) -> dict:
+    """The total row over the projects that were measured."""
+    done = [p for p in projects if "summary" in p]
+    tus = [TU(t["path"], t["oz"], t["llmcc"], t["warm"]) for p in done for t in p["tus"]]
+    s = {k: sum(p["summary"][k] for p in done)
+         for k in ("tus", "bytes_oz", "bytes_llmcc", "improved", "equal", "regressed")}
+    s["reduction_total_pct"] = (100.0 * (s["bytes_oz"] - s["bytes_llmcc"]) / s["bytes_oz"]
+                                if s["bytes_oz"] else 0.0)
+    s["reduction_geomean_pct"] = 100.0 * (1.0 - geomean_ratio(tus))
+    for v in ("cold", "warm"):
+        oz_wall = sum(p["summary"]["wall_s"]["oz"] for p in done if v in p["summary"]["wall_s"])
+        v_wall = sum(p["summary"]["wall_s"][v] for p in done if v in p["summary"]["wall_s"])
+        s[f"{v}_wall_ratio"] = v_wall / oz_wall if oz_wall else None
+    hits = sum(p["builds"]["warm"]["stats"].get("cache hits", 0) for p in done if "warm" in p["builds"])
+    misses = sum(p["builds"]["warm"]["stats"].get("cache misses", 0)
+                 for p in done if "warm" in p["builds"])
+    s["warm_hit_rate"] = hits / (hits + misses) if hits + misses else None
+    s["tests_oz"] = [p["summary"]["tests_oz"] for p in done]
+    s["tests_llmcc"] = [p["summary"]["tests_llmcc"] for p in done]
+    s["failed_projects"] = [p["name"] for p in projects if "error" in p]
+    return s
+
+
+# ------------------------------------------------------------- one project
+
+
+@dataclass
+class Settings:
+    """What every project's builds share.
+
+    Attributes:
+        work: work directory (sources, build trees, caches, logs).
+        clang, clangxx: the real compilers for the ``-Oz`` baseline.
+        llmcc, llmccxx: llmcc's C and C++ drivers.
+        jobs: parallel jobs given to the recipes as ``JOBS``.
+        candidates: ``LLMCC_CANDIDATES`` for llmcc builds, or ``None`` for the configured k.
+        timeout: seconds allowed to each configure, build or test step.
+    """
+
+    work: str
+    clang: str
+    clangxx: str
+    llmcc: str
+    llmccxx: str
+    jobs: int
+    candidates: int | None
+    timeout: float
+
+
+def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
+    """The environment of an llmcc build: a dedicated cache, optional k."""
+    extra = {"LLMCC_CACHE_DIR": cache_dir}
+    if st.candidates is not None:
+        extra["LLMCC_CANDIDATES"] = str(st.candidates)
+    return build_env(recipe, st.llmcc, st.llmccxx, st.jobs, extra)
+
+
+def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
+    """Fetch, build three ways, test and compare one project.
+
+    Returns:
+        A JSON-ready dict: ``name``, ``source``, ``version``, ``cflags``,
+        ``builds`` (variant -> :class:`Build` fields), ``tus`` (per TU),
+        ``unmatched`` and ``summary`` (see :func:`summarize`); or ``error``
+        when a step failed.
+    """
+    pdir = os.path.join(st.work, recipe.name)
+    os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+    out: dict = {"name": recipe.name, "source": recipe.source, "version": "",
+                 "cflags": f"{recipe.cflags} -Oz".strip(), "builds": {}}
+    builds: dict[str, Build] = {}
+    try:
+        progress(f"{recipe.name}: fetch")
+        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
+            src, out["version"] = fetch_source(recipe, pdir, logf)
+            missing = missing_packages(recipe.build_deps)
+            if missing:
+                progress(f"{recipe.name}: apt-get install {' '.join(missing)}")
+                install_packages(missing, logf)
+        cache_dir = os.path.join(pdir, "cache")
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        os.makedirs(cache_dir)
+        envs = {"oz": build_env(recipe, st.clang, st.clangxx, st.jobs),
+                "cold": llmcc_env(recipe, st, cache_dir),
+                "warm": llmcc_env(recipe, st, cache_dir)}
+        for variant in VARIANTS:
+            if variant == "warm":
+                stats.zero(cache_dir)
+            b = build_variant(recipe, variant, src, pdir, envs[variant],
+                              run_tests=variant != "warm", timeout=st.timeout, progress=progress)
+            if variant != "oz":
+                b.stats = dict(stats.read(cache_dir))
+            builds[variant] = b
+            out["builds"][variant] = _build_json(b)
+    except (BenchError, OSError) as e:
+        out["error"] = str(e)
+        return out
+    tus, unmatched = compare(builds["oz"], builds["cold"], builds["warm"])
+    out["tus"] = [asdict(t) | {"verdict": t.verdict} for t in tus]
+    out["unmatched"] = unmatched
+    out["summary"] = summarize(tus, builds)
+    return out
+
+
+def _build_json(b: Build) -> dict:
+    d = asdict(b)
+    d.pop("digests")
+    d["wall_s"] = b.wall_s
+    return d
+
+
+# ---------------------------------------------------------------- report
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}%"
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
+def _verdict(passed: bool | None) -> str:
+    return {True: "pass", False: "FAIL", None: "n/a"}[passed]
+
+
+def _tests(s: dict) -> str:
+    return f"{_verdict(s['tests_oz'])}/{_verdict(s['tests_llmcc'])}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Plain-text table lines: first column left-aligned, the rest right-aligned."""
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths)))
+    return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
+
+
+def project_lines(p: dict) -> list[str]:
+    """The per-project table: sizes, times, cache and tests of the three builds."""
+    title = f"{p['name']} ({p['source']} {p['version']}), CFLAGS=\"{p['cflags']}\""
+    if "error" in p:
+        return [title, f"  FAILED: {p['error']}"]
+    s, b = p["summary"], p["builds"]
+    oz_wall, oz_cpu = b["oz"]["wall_s"], b["oz"]["cpu_s"]
+
+    def rel(x: float, base: float) -> str:
+        return f"{x:.1f} s ({x / base:.2f}x)" if base else f"{x:.1f} s"
+
+    rows = [
+        [".text+.data bytes", f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
+         f"{sum(t['warm'] or 0 for t in p['tus']):,}"],
+        ["reduction (total)", "", _pct(s["reduction_total_pct"]), ""],
+        ["reduction (geomean per TU)", "", _pct(s["reduction_geomean_pct"]), ""],
+        ["TUs improved/equal/regressed", f"{s['tus']} TUs",
+         f"{s['improved']}/{s['equal']}/{s['regressed']}", ""],
+        ["build wall time", f"{oz_wall:.1f} s", rel(b["cold"]["wall_s"], oz_wall),
+         rel(b["warm"]["wall_s"], oz_wall)],
+        ["build CPU time", f"{oz_cpu:.1f} s", rel(b["cold"]["cpu_s"], oz_cpu),
+         rel(b["warm"]["cpu_s"], oz_cpu)],
+        ["cache hit rate", "", _pct(None if s["cold_hit_rate"] is None
+                                    else 100 * s["cold_hit_rate"]),
+         _pct(None if s["warm_hit_rate"] is None else 100 * s["warm_hit_rate"])],
+        ["fallbacks to plain clang", "", str(s["cold_fallbacks"]), str(s["warm_fallbacks"])],
+        ["test suite", _verdict(s["tests_oz"]), _verdict(s["tests_llmcc"]), "not run"],
+    ]
+    lines = [title] + ["  " + ln for ln in _table(["", "clang -Oz", "llmcc cold", "llmcc warm"],
+                                                    rows)]
+    if p["unmatched"]:
+        lines.append(f"  note: {len(p['unmatched'])} objects built by only one of the builds "
+                     f"(not compared): {', '.join(p['unmatched'][:5])}")
+    if s["warm_differs"]:
+        lines.append(f"  note: {len(s['warm_differs'])} warm objects differ from the cold "
+                     f"build's: {', '.join(s['warm_differs'][:5])}")
+    regressed = [t["path"] for t in p["tus"] if t["verdict"] == "regressed"]
+    if regressed:
+        lines.append(f"  REGRESSED: {', '.join(regressed)}")
+    return lines
+
+
+def summary_lines(projects: list[dict], total: dict) -> list[str]:
+    """The table with one row per project and a total row."""
+    header = ["project", "TUs", "-Oz bytes", "llmcc bytes", "reduction", "geomean red.",
+              "impr/eq/regr", "cold", "warm", "warm hits", "tests -Oz/llmcc"]
+    rows = []
+    for p in projects:
+        if "error" in p:
+            rows.append([p["name"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "FAILED"])
+            continue
+        s = p["summary"]
+        rows.append(_row(p["name"], s, _tests(s)))
+    t = total
+    tests_oz = sum(1 for x in t["tests_oz"] if x)
+    tests_llmcc = sum(1 for x in t["tests_llmcc"] if x)
+    n = sum(1 for x in t["tests_llmcc"] if x is not None)
+    rows.append(_row("total", t, f"{tests_oz}/{tests_llmcc} of {n} passed"))
+    return _table(header, rows)
+
+
+def _row(name: str, s: dict, tests: str) -> list[str]:
+    hits = s.get("warm_hit_rate")
+    return [name, str(s["tus"]), f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
+            _pct(s["reduction_total_pct"]), _pct(s["reduction_geomean_pct"]),
+            f"{s['improved']}/{s['equal']}/{s['regressed']}",
+            _ratio(s.get("cold_wall_ratio")), _ratio(s.get("warm_wall_ratio")),
+            _pct(None if hits is None else 100 * hits), tests]
+
+
+def exit_status(projects: list[dict]) -> int:
+    """0 when every project built, no TU regressed and every llmcc test suite passed.
+
+    1 when a TU regressed or an llmcc test suite failed; 2 when a project
+    could not be fetched or built.
+    """
+    if any("error" in p for p in projects):
+        return 2
+    for p in projects:
+        s = p["summary"]
+        if s["regressed"] or s["tests_llmcc"] is False:
+            return 1
+    return 0
+
+
+# ------------------------------------------------------------------- main
+
+
+def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="llmcc bench",
+        description="Build real projects with clang -Oz and with llmcc (cold and warm cache), "
+        "compare object sizes (.text+.data) and build times, and run the projects' tests.")
+    ap.add_argument("recipes", nargs="*", metavar="RECIPE",
+                    help=f"recipes to run (default: all): {', '.join(recipes)}")
+    ap.add_argument("--work", default=None,
+                    help="work directory for sources, build trees, caches and logs "
+                    "(default: llmcc-bench in the user cache directory); sources are reused")
+    ap.add_argument("--json", metavar="FILE", help="write every figure, per TU too, to FILE")
+    ap.add_argument("--candidates", type=int, default=None, metavar="K",
+                    help="pipelines tried besides -Oz (default: llmcc's configured k)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="parallel jobs per build (default: number of CPUs)")
+    ap.add_argument("--timeout", type=float, default=3600.0,
+                    help="seconds allowed to each configure, build or test step (default: 3600)")
+    ap.add_argument("--recipes-file", default=None, metavar="FILE",
+                    help="read recipes from FILE instead of llmcc's own recipes.toml")
+    return ap
+
+
+def _settings(ns: argparse.Namespace) -> Settings:
+    """Resolve compilers and the work directory.
+
+    Raises:
+        LlmccError: no real clang or no llmcc executable.
+    """
+    from .driver import self_paths
+    from .toolchain import find_clang
+    env = dict(os.environ)
+    llmcc = shutil.which("llmcc")
+    llmccxx = shutil.which("llmcc++")
+    if not llmcc or not llmccxx:
+        raise BenchError("llmcc and llmcc++ must be on PATH")
+    work = ns.work
+    if work is None:
+        import platformdirs
+        work = os.path.join(platformdirs.user_cache_dir("llmcc-bench"))
+    return Settings(work=os.path.abspath(work),
+                    clang=find_clang(False, self_paths(), env),
+                    clangxx=find_clang(True, self_paths(), env),
+                    llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs),
+                    candidates=ns.candidates, timeout=ns.timeout)
+
+
+class Progress:
+    """Progress on stderr: a tqdm bar on a terminal, else one line per step.
+
+    Call it with the name of the step that starts; the previous step counts as done.
+    """
+
+    def __init__(self, total: int):
+        from tqdm import tqdm
+        self.t0 = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="step", file=sys.stderr, dynamic_ncols=True,
+                        bar_format="{desc}: {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+                        disable=not self.tty)
+        self.running = False
+
+    def __call__(self, step: str) -> None:
+        if self.running:
+            self.bar.update(1)
+        self.running = True
+        if self.tty:
+            self.bar.set_description_str(step)
+        else:
+            self.write(f"[{time.perf_counter() - self.t0:7.1f} s] {step}")
+
+    def write(self, msg: str) -> None:
+        """A message line on stderr that does not break the bar."""
+        self.bar.write(msg, file=sys.stderr)
+
+    def close(self) -> None:
+        """Finish the bar (all steps done)."""
+        self.bar.n = self.bar.total
+        self.bar.close()
+
+
+def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
+    """Bench the named recipes in order; return the JSON-ready report."""
+    cfg_env = llmcc_env(Recipe(name="", source="", build="x"), st, "")
+    cfg = config_mod.load(cfg_env)
+    report = {"llmcc_version": __version__, "clang": st.clang, "clangxx": st.clangxx,
+              "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
+              "work": st.work, "projects": []}
+    progress = Progress(len(names) * (1 + 2 * len(VARIANTS) + 2))
+    os.makedirs(st.work, exist_ok=True)
+    try:
+        for name in names:
+            p = bench_project(recipes[name], st, progress)
+            report["projects"].append(p)
+            if "error" in p:
+                progress.write(f"llmcc bench: {name}: {p['error']}")
+    finally:
+        progress.close()
+    report["total"] = total_summary(report["projects"])
+    return report
+
+
+def main(argv: list[str]) -> int:
+    """``llmcc bench [RECIPE ...] [--work DIR] [--json FILE] [--candidates K]``.
+
+    Prints one table per project and a summary with a total row on stdout,
+    progress on stderr. Returns the exit status (see :func:`exit_status`;
+    2 also for usage and setup errors).
+    """
+    try:
+        recipes = load_recipes(None)
+        pre = argparse.ArgumentParser(add_help=False)
+        pre.add_argument("--recipes-file", default=None)
+        known, _ = pre.parse_known_args(argv)
+        if known.recipes_file:
+            recipes = load_recipes(known.recipes_file)
+    except (OSError, tomllib.TOMLDecodeError, LlmccError, TypeError) as e:
+        print(f"llmcc bench: error: {e}", file=sys.stderr)
+        return 2
+    ap = _parser(recipes)
+    ns = ap.parse_args(argv)
+    names = ns.recipes or list(recipes)
+    unknown = [n for n in names if n not in recipes]
+    if unknown:
+        ap.error(f"unknown recipes: {', '.join(unknown)} (known: {', '.join(recipes)})")
+    try:
+        st = _settings(ns)
+        report = run(names, recipes, st)
+    except LlmccError as e:
+        print(f"llmcc bench: error: {e}", file=sys.stderr)
+        return 2
+    print(f"llmcc {report['llmcc_version']}: ranker {report['ranker']}, "
+          f"k={report['candidates']}, baseline {st.clang} -Oz, {st.jobs} jobs\n")
+    for p in report["projects"]:
+        print("\n".join(project_lines(p)) + "\n")
+    print("\n".join(summary_lines(report["projects"], report["total"])))
+    print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
+          "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
+          "cold/warm: configure+build wall time as a multiple of the -Oz build's")
+    if ns.json:
+        tmp = ns.json + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, ns.json)
+    return exit_status(report["projects"])

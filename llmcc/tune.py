@@ -1,0 +1,600 @@
+"""``llmcc tune``: the autotuner, broadcast labels and the pass-list coreset.
+
+Reproduces, at the scale of a build machine, the data side of the LLM Compiler
+paper (Cummins et al., 2024, section 3.1): per translation unit a random search
+over pass lists, then minimization (redundant-pass elimination, a canonical
+order for commuting neighbours, insertion search), then *broadcasting* the most
+frequent winners to every TU to label it, and a coreset of K pipelines chosen
+by greedy coverage of normalized object size (Liang et al., 2023).
+
+Every size is measured exactly as the driver measures it
+(:func:`llmcc.driver.compile_candidate`: ``opt -p`` then clang's codegen with
+the TU's recorded flags, ``.text + .data``). Results stream to JSON-lines files
+in the output directory; a rerun skips what is done.
+
+Subcommands::
+
+    llmcc tune search    --corpus DIR --out DIR [--budget N] [--jobs N] [--limit N]
+    llmcc tune broadcast --corpus DIR --out DIR [--top M] [--jobs N] [--limit N]
+    llmcc tune coreset   --out DIR [--k K] [--write PATH]
+    llmcc tune report    --out DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+
+from . import cmdline
+from .passes import OZ, check_pipeline, vocabulary
+
+#: Upstreams never used for training or tuning (DESIGN.md, "Data rules").
+HELD_OUT = ("libjpeg", "libjpeg-turbo", "libjpeg6b", "tiff", "libtiff", "lame", "libmad",
+            "ghostscript", "ispell", "lout", "rsynth", "sphinxbase", "pocketsphinx",
+            "gnupg", "gnupg1", "gnupg2", "pgp", "libgsm", "mibench")
+
+
+@dataclass(frozen=True)
+class TU:
+    """One unique translation unit of the corpus.
+
+    Attributes:
+        ir_hash: xxh3-128 of its normalized IR (the corpus key).
+        ir_path: path of the recorded unoptimized IR (text).
+        codegen_args: the compile's codegen flags (``Compile.common``).
+        package: Debian source package it came from.
+        split: ``"train"`` or ``"validation"`` (whole packages).
+        ir_bytes: size of the IR text in bytes.
+    """
+
+    ir_hash: str
+    ir_path: str
+    codegen_args: tuple[str, ...]
+    package: str
+    split: str
+    ir_bytes: int
+
+
+def package_splits(packages_toml: str) -> dict[str, str]:
+    """Package name -> split, from ``corpus/packages.toml`` (missing file: empty)."""
+    try:
+        with open(packages_toml, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for key, table in data.items():
+        if isinstance(table, dict):
+            out[table.get("source", key)] = table.get("split", "train")
+            out[key] = table.get("split", "train")
+    return out
+
+
+def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20) -> list[TU]:
+    """Unique TUs of a recorded corpus, in a fixed pseudo-random order (by hash).
+
+    TUs from held-out upstreams are dropped; TUs whose IR exceeds
+    ``max_ir_bytes`` are skipped (tuning cost grows with size).
+    """
+    splits = package_splits(packages_toml)
+    seen: dict[str, TU] = {}
+    with open(os.path.join(corpus_dir, "records.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            h = rec["ir_hash"]
+            pkg = rec.get("package", "")
+            if h in seen or pkg.lower() in HELD_OUT:
+                continue
+            path = os.path.join(corpus_dir, "ir", h[:2], h + ".ll")
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue
+            if size > max_ir_bytes:
+                continue
+            seen[h] = TU(h, path, tuple(rec.get("codegen_args", ())), pkg,
+                         splits.get(pkg, "train"), size)
+    return sorted(seen.values(), key=lambda t: t.ir_hash)
+
+
+# --- pass lists --------------------------------------------------------------
+
+def search_alphabet() -> list[tuple[str, str]]:
+    """(pass, nesting) pairs the random search draws from: the allowlist's
+    transform passes with default parameters, plus clang's ``-Oz`` pipeline."""
+    out = [(OZ, "module")]
+    for name, entry in sorted(vocabulary().items()):
+        if "allowed_params" in entry or entry.get("tier") == "experimental":
+            continue  # needs a parameter (default<..>), or not allowed in pipelines
+        out.append((name, entry["nesting"]))
+    return out
+
+
+def render(elements: list[tuple[str, str]]) -> str:
+    """Pipeline text for a pass list, grouping neighbours under their adaptors.
+
+    Example: ``[("instcombine","function"), ("licm","loop-mssa"), ("inline","cgscc")]``
+    gives ``function(instcombine,loop-mssa(licm)),cgscc(inline)``.
+    """
+    out: list[str] = []
+    fn: list[str] = []
+    cg: list[str] = []
+
+    def flush_fn():
+        if fn:
+            out.append("function(" + ",".join(fn) + ")")
+            fn.clear()
+
+    def flush_cg():
+        if cg:
+            out.append("cgscc(" + ",".join(cg) + ")")
+            cg.clear()
+
+    for name, nesting in elements:
+        if nesting == "function":
+            flush_cg()
+            fn.append(name)
+        elif nesting in ("loop", "loop-mssa"):
+            flush_cg()
+            if fn and fn[-1].startswith(nesting + "("):
+                fn[-1] = fn[-1][:-1] + "," + name + ")"
+            else:
+                fn.append(f"{nesting}({name})")
+        elif nesting == "cgscc":
+            flush_fn()
+            cg.append(name)
+        else:
+            flush_fn()
+            flush_cg()
+            out.append(name)
+    flush_fn()
+    flush_cg()
+    return ",".join(out)
+
+
+def random_list(rng: random.Random, alphabet: list[tuple[str, str]], max_len: int = 50
+                ) -> list[tuple[str, str]]:
+    """A random pass list of 1..``max_len`` passes; half of them start from ``-Oz``
+    (lists built around the ``-Oz`` pipeline are the ones that beat it)."""
+    n = rng.randint(1, max_len)
+    passes = [rng.choice(alphabet[1:]) for _ in range(n)]
+    if rng.random() < 0.5:
+        passes[0] = alphabet[0]
+    return passes
+
+
+# --- measuring ---------------------------------------------------------------
+
+class Evaluator:
+    """Measures pipelines on TUs exactly as the driver does; memoizes per TU.
+
+    Attributes:
+        compiles: number of candidate compilations run (opt + codegen pairs).
+        failures: list of (ir_hash, pipeline, error) for crashes and timeouts.
+    """
+
+    def __init__(self, state_dir: str, timeout: float = 60.0):
+        from .config import Config
+        from .driver import Context, self_paths
+        from .toolchain import resolve
+        env = dict(os.environ)
+        tc = resolve(False, self_paths(), env, os.path.join(state_dir, "cache"))
+        if tc.opt is None:
+            raise SystemExit(f"llmcc tune: no usable opt: {tc.problem}")
+        self.ctx = Context(cfg=Config(cache_dir=os.path.join(state_dir, "cache"),
+                                      timeout=timeout), tc=tc, env=env)
+        self.compiles = 0
+        self.failures: list[tuple[str, str, str]] = []
+        self._memo: dict[str, int | None] = {}
+        self._tu: TU | None = None
+        self._ir_text = ""
+        self._work = os.path.join(state_dir, "work", str(os.getpid()))
+        os.makedirs(self._work, exist_ok=True)
+
+    def select(self, tu: TU) -> None:
+        """Start measuring on ``tu`` (clears the memo)."""
+        self._tu = tu
+        self._memo = {}
+        with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
+            self._ir_text = f.read()
+        self._comp = cmdline.Compile(units=(), common=tu.codegen_args, preprocessor=(),
+                                     dependency=(), opt_level="-Oz")
+
+    def size(self, pipeline: str) -> int | None:
+        """``.text + .data`` in bytes of the TU under ``pipeline``; None if it failed."""
+        if pipeline in self._memo:
+            return self._memo[pipeline]
+        from .driver import Candidate, compile_candidate
+        from .errors import LlmccError
+        cand = Candidate(pipeline, os.path.join(self._work, "c.o"))
+        self.compiles += 1
+        try:
+            compile_candidate(self.ctx, self._comp, self._tu.ir_path, self._ir_text, cand)
+            result = cand.size
+        except (LlmccError, OSError) as e:
+            result = None
+            self.failures.append((self._tu.ir_hash, pipeline, str(e)))
+        self._memo[pipeline] = result
+        return result
+
+
+def _better(a: int | None, b: int | None) -> bool:
+    return a is not None and (b is None or a < b)
+
+
+def minimize(ev: Evaluator, best: list, best_size: int, budget: int,
+             alphabet: list, rng: random.Random) -> tuple[list, int]:
+    """Shrink and improve the pass list ``best`` within ``budget`` more compiles.
+
+    1. redundant-pass elimination: drop a pass when the object is no larger;
+    2. canonical order: swap commuting neighbours into name order when the size is equal;
+    3. insertion search: insert a pass where the object gets strictly smaller.
+    Steps repeat until a fixed point or the budget runs out.
+    """
+    start = ev.compiles
+    changed = True
+    while changed and ev.compiles - start < budget:
+        changed = False
+        i = 0
+        while i < len(best) and len(best) > 1 and ev.compiles - start < budget:
+            trial = best[:i] + best[i + 1:]
+            s = ev.size(render(trial))
+            if s is not None and s <= best_size:
+                best, best_size, changed = trial, s, True
+            else:
+                i += 1
+        for i in range(len(best) - 1):
+            if ev.compiles - start >= budget:
+                break
+            a, b = best[i], best[i + 1]
+            if b[0] < a[0]:
+                trial = best[:i] + [b, a] + best[i + 2:]
+                s = ev.size(render(trial))
+                if s is not None and s <= best_size:
+                    best, best_size = trial, s
+        tries = 0
+        while ev.compiles - start < budget and tries < 8:
+            tries += 1
+            pos = rng.randint(0, len(best))
+            trial = best[:pos] + [rng.choice(alphabet[1:])] + best[pos:]
+            s = ev.size(render(trial))
+            if _better(s, best_size):
+                best, best_size, changed = trial, s, True
+    return best, best_size
+
+
+def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int) -> dict:
+    """Autotune one TU within ``budget`` compiles; return its result record."""
+    t0 = time.perf_counter()
+    ev.select(tu)
+    rng = random.Random(f"{seed}:{tu.ir_hash}")
+    alphabet = search_alphabet()
+    start = ev.compiles
+    oz = ev.size(OZ)
+    if oz is None:
+        return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split,
+                "error": "-Oz failed", "compiles": ev.compiles - start}
+    best, best_size = [alphabet[0]], oz
+    random_budget = budget // 2
+    while ev.compiles - start < random_budget:
+        cand = random_list(rng, alphabet)
+        s = ev.size(render(cand))
+        if _better(s, best_size) or (s == best_size and len(cand) < len(best)):
+            best, best_size = cand, s
+    best, best_size = minimize(ev, best, best_size, budget - (ev.compiles - start), alphabet, rng)
+    return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
+            "best_pipeline": render(best), "best_size": best_size,
+            "compiles": ev.compiles - start, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+# --- streaming over TUs --------------------------------------------------------
+
+def _done(path: str) -> set[str]:
+    out = set()
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.add(json.loads(line)["ir_hash"])
+                except (ValueError, KeyError):
+                    pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    out = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except FileNotFoundError:
+        pass
+    return out
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(state_dir: str, timeout: float) -> None:
+    _WORKER["ev"] = Evaluator(state_dir, timeout)
+
+
+def _search_job(args) -> tuple[dict, list]:
+    tu, budget, seed = args
+    ev = _WORKER["ev"]
+    ev.failures = []
+    return search_tu(ev, tu, budget, seed), ev.failures
+
+
+def _label_job(args) -> tuple[dict, list]:
+    tu, pipelines = args
+    ev = _WORKER["ev"]
+    ev.failures = []
+    ev.select(tu)
+    oz = ev.size(OZ)
+    sizes = {p: ev.size(p) for p in pipelines} if oz is not None else {}
+    return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
+            "ir_bytes": tu.ir_bytes, "sizes": sizes}, ev.failures
+
+
+def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir: str,
+            timeout: float, desc: str) -> None:
+    import multiprocessing
+    from tqdm import tqdm
+    if not jobs:
+        return
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(state_dir, timeout)) as pool, \
+            open(out_path, "a", encoding="utf-8") as out, \
+            open(fail_path, "a", encoding="utf-8") as fails:
+        for rec, failures in tqdm(pool.imap_unordered(worker, jobs), total=len(jobs),
+                                  desc=desc, unit="TU", file=sys.stderr):
+            out.write(json.dumps(rec, sort_keys=True) + "\n")
+            out.flush()
+            for h, p, err in failures:
+                fails.write(json.dumps({"ir_hash": h, "pipeline": p, "error": err}) + "\n")
+            fails.flush()
+
+
+def cmd_search(ns) -> int:
+    """Per-TU random search plus minimization; appends to ``OUT/search.jsonl``."""
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
+    done = _done(os.path.join(ns.out, "search.jsonl"))
+    jobs = [(t, ns.budget, ns.seed) for t in tus if t.ir_hash not in done]
+    print(f"search: {len(tus)} TUs selected, {len(tus) - len(jobs)} done, {len(jobs)} to go "
+          f"({ns.budget} compiles each)", file=sys.stderr)
+    _stream(jobs, _search_job, os.path.join(ns.out, "search.jsonl"),
+            os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "search")
+    return 0
+
+
+def broadcast_set(out_dir: str, top: int) -> list[str]:
+    """The ``top`` most frequent winning pipelines of the training split's search
+    (ties: larger total bytes saved first, then text), fixed once written to
+    ``OUT/broadcast.json`` so labels stay comparable across runs."""
+    path = os.path.join(out_dir, "broadcast.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["pipelines"]
+    except FileNotFoundError:
+        pass
+    freq: Counter = Counter()
+    gain: Counter = Counter()
+    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
+        if r.get("split") != "train" or "best_pipeline" not in r:
+            continue
+        if r["best_size"] < r["oz_size"]:
+            freq[r["best_pipeline"]] += 1
+            gain[r["best_pipeline"]] += r["oz_size"] - r["best_size"]
+    ranked = sorted(freq, key=lambda p: (-freq[p], -gain[p], p))
+    pipelines = []
+    for p in ranked:
+        try:
+            pipelines.append(check_pipeline(p))
+        except ValueError:
+            continue
+        if len(pipelines) == top:
+            break
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"pipelines": pipelines, "source": "most frequent per-TU winners (train)"},
+                  f, indent=1)
+    return pipelines
+
+
+def cmd_broadcast(ns) -> int:
+    """Label every TU with the size under each broadcast pipeline (``OUT/labels.jsonl``)."""
+    pipelines = broadcast_set(ns.out, ns.top)
+    extra = [check_pipeline(p) for p in ns.add or []]
+    pipelines = pipelines + [p for p in extra if p not in pipelines]
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)[: ns.limit or None]
+    labelled = {r["ir_hash"]: r for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl"))}
+    jobs = []
+    for t in tus:
+        have = labelled.get(t.ir_hash, {}).get("sizes", {})
+        missing = [p for p in pipelines if p not in have]
+        if missing:
+            jobs.append((t, missing))
+    print(f"broadcast: {len(pipelines)} pipelines x {len(tus)} TUs, {len(jobs)} TUs to label",
+          file=sys.stderr)
+    _stream(jobs, _label_job, os.path.join(ns.out, "labels.jsonl"),
+            os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "broadcast")
+    return 0
+
+
+def load_labels(out_dir: str) -> dict[str, dict]:
+    """ir_hash -> merged label record (``oz_size``, ``split``, ``sizes``: pipeline -> bytes|None)."""
+    merged: dict[str, dict] = {}
+    for r in _read_jsonl(os.path.join(out_dir, "labels.jsonl")):
+        if r.get("oz_size") is None:
+            continue
+        m = merged.setdefault(r["ir_hash"], {**r, "sizes": {}})
+        m["sizes"].update(r["sizes"])
+    return merged
+
+
+def rejected_pipelines(out_dir: str) -> dict[str, str]:
+    """Pipelines that crashed or timed out on any corpus TU -> first error (PassListEval)."""
+    out: dict[str, str] = {}
+    for r in _read_jsonl(os.path.join(out_dir, "failures.jsonl")):
+        out.setdefault(r["pipeline"], r["error"])
+    return out
+
+
+def geomean_reduction(ratios: list[float]) -> float:
+    """Geometric-mean size reduction in percent for size ratios (llmcc / -Oz)."""
+    if not ratios:
+        return 0.0
+    return 100.0 * (1.0 - math.exp(sum(math.log(r) for r in ratios) / len(ratios)))
+
+
+def best_of(label: dict, pipelines: list[str]) -> int:
+    """Smallest size among ``-Oz`` and ``pipelines`` for one labelled TU (bytes)."""
+    best = label["oz_size"]
+    for p in pipelines:
+        s = label["sizes"].get(p)
+        if s is not None and s < best:
+            best = s
+    return best
+
+
+def greedy_coreset(labels: list[dict], pipelines: list[str], k: int) -> list[str]:
+    """Greedy coverage: repeatedly add the pipeline that most lowers the sum of
+    log(best size / -Oz size) over ``labels``; the order maximizes gain per prefix."""
+    chosen: list[str] = []
+    current = [lab["oz_size"] for lab in labels]
+    pool = list(pipelines)
+    while pool and len(chosen) < k:
+        def gain(p):
+            g = 0.0
+            for lab, cur in zip(labels, current):
+                s = lab["sizes"].get(p)
+                if s is not None and s < cur and cur > 0:
+                    g += math.log(cur / max(s, 1))
+            return g
+        scored = sorted(pool, key=lambda p: (-gain(p), p))
+        best = scored[0]
+        if gain(best) <= 0:
+            break
+        chosen.append(best)
+        pool.remove(best)
+        current = [min(cur, lab["sizes"].get(best) or cur) for lab, cur in zip(labels, current)]
+    return chosen
+
+
+def cmd_coreset(ns) -> int:
+    """Choose the coreset on the training split and write it (``llmcc/data/coreset.json``)."""
+    labels = load_labels(ns.out)
+    rejected = rejected_pipelines(ns.out)
+    pipelines = sorted({p for lab in labels.values() for p in lab["sizes"]} - set(rejected))
+    train = [lab for lab in labels.values() if lab["split"] == "train" and lab["oz_size"] > 0]
+    chosen = greedy_coreset(train, pipelines, ns.k)
+    from . import __version__
+    from .driver import self_paths
+    from .toolchain import resolve
+    tc = resolve(False, self_paths(), dict(os.environ), None)
+    doc = {"llvm_version": tc.version, "llmcc_version": __version__, "pipelines": chosen,
+           "method": "greedy coverage of log(size/-Oz) on the training split of the labels "
+                     "made by `llmcc tune broadcast`",
+           "train_tus": len(train), "candidates_considered": len(pipelines),
+           "rejected": len(rejected)}
+    with open(ns.write, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(f"coreset: {len(chosen)} pipelines from {len(pipelines)} on {len(train)} train TUs "
+          f"-> {ns.write}")
+    return 0
+
+
+def report(out_dir: str, coreset: list[str]) -> list[str]:
+    """Report lines: autotuner, coreset oracle and static prefixes on the validation split."""
+    lines = []
+    search = [r for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")) if "best_size" in r]
+    for split in ("train", "validation"):
+        rs = [r for r in search if r["split"] == split and r["oz_size"] > 0]
+        if rs:
+            red = geomean_reduction([r["best_size"] / r["oz_size"] for r in rs])
+            comp = sum(r["compiles"] for r in rs) / len(rs)
+            improved = sum(r["best_size"] < r["oz_size"] for r in rs)
+            lines.append(f"autotuner ({split}, {len(rs)} TUs): {red:.2f}% geomean smaller than "
+                         f"-Oz, {improved} improved, {comp:.0f} compiles per TU")
+    labels = [lab for lab in load_labels(out_dir).values()
+              if lab["split"] == "validation" and lab["oz_size"] > 0]
+    if labels:
+        allp = sorted({p for lab in labels for p in lab["sizes"]})
+        red = geomean_reduction([best_of(lab, allp) / lab["oz_size"] for lab in labels])
+        lines.append(f"broadcast oracle (validation, {len(labels)} TUs, {len(allp)} pipelines): "
+                     f"{red:.2f}%")
+        red = geomean_reduction([best_of(lab, coreset) / lab["oz_size"] for lab in labels])
+        lines.append(f"coreset oracle (validation, K={len(coreset)}): {red:.2f}%")
+        for k in (1, 2, 4, 8, 16):
+            red = geomean_reduction([best_of(lab, coreset[:k]) / lab["oz_size"] for lab in labels])
+            tot_oz = sum(lab["oz_size"] for lab in labels)
+            tot = sum(best_of(lab, coreset[:k]) for lab in labels)
+            lines.append(f"static ranker k={k:<2} (validation): {red:.2f}% geomean, "
+                         f"{100 * (1 - tot / tot_oz):.2f}% total bytes")
+    rej = rejected_pipelines(out_dir)
+    lines.append(f"pipelines rejected (crash or timeout on a corpus TU): {len(rej)}")
+    reasons = Counter(e.split(" with ")[0].split(" after ")[0] for e in rej.values())
+    for reason, n in reasons.most_common():
+        lines.append(f"  {reason}: {n}")
+    return lines
+
+
+def cmd_report(ns) -> int:
+    """Print :func:`report` for the shipped (or given) coreset."""
+    from .rankers import load_coreset
+    print("\n".join(report(ns.out, load_coreset(ns.coreset))))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``llmcc tune``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    default_packages = os.path.join(os.path.dirname(here), "corpus", "packages.toml")
+    p = argparse.ArgumentParser(prog="llmcc tune", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--out", required=True, help="tuning state directory")
+    for name, fn in (("search", cmd_search), ("broadcast", cmd_broadcast)):
+        s = sub.add_parser(name, parents=[common])
+        s.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
+        s.add_argument("--packages", default=default_packages, help="packages.toml with splits")
+        s.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+        s.add_argument("--limit", type=int, default=0, help="at most this many TUs (0: all)")
+        s.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
+        s.add_argument("--max-ir-bytes", type=int, default=4 << 20)
+        s.set_defaults(fn=fn)
+        if name == "search":
+            s.add_argument("--budget", type=int, default=60, help="compiles per TU")
+            s.add_argument("--seed", type=int, default=0)
+            s.add_argument("--split", default="all", choices=("all", "train", "validation"))
+        else:
+            s.add_argument("--top", type=int, default=64, help="winners to broadcast")
+            s.add_argument("--add", action="append", help="also label this pipeline")
+    c = sub.add_parser("coreset", parents=[common])
+    c.add_argument("--k", type=int, default=64)
+    c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))
+    c.set_defaults(fn=cmd_coreset)
+    r = sub.add_parser("report", parents=[common])
+    r.add_argument("--coreset", default=None, help="coreset JSON (default: the shipped one)")
+    r.set_defaults(fn=cmd_report)
+    ns = p.parse_args(argv)
+    os.makedirs(ns.out, exist_ok=True)
+    return ns.fn(ns)
