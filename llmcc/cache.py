@@ -28,7 +28,8 @@ SHARD_COUNT = 256
 
 def cache_key(normalized_ir: str, *parts: str) -> str:
     """xxh3-128 hex key of the normalized IR and the identity ``parts``
-    (toolchain, codegen flags, ranker, k)."""
+    (toolchain identity, codegen flags). The ranker and k are not part of the
+    key but of the entry (:attr:`Entry.source`), so pinned decisions share it."""
     h = xxhash.xxh3_128()
     h.update(normalized_ir.encode())
     for p in parts:
@@ -36,19 +37,33 @@ def cache_key(normalized_ir: str, *parts: str) -> str:
     return h.hexdigest()
 
 
+#: ``Entry.source`` of decisions imported from a pinned file: valid for any ranker.
+IMPORTED = "imported"
+
+
 @dataclass(frozen=True)
 class Entry:
-    """A cached decision.
+    """A cached decision for one key (normalized IR + toolchain + codegen flags).
 
     Attributes:
         pipeline: the winning pipeline (``default<Oz>`` for the baseline).
         size: the winner's ``.text + .data`` in bytes.
         oz_size: the ``-Oz`` object's ``.text + .data`` in bytes.
+        source: identity of the ranker and k that made the decision
+            (``"static:abcd/k=2"``), or :data:`IMPORTED`.
+        toolchain: identity of the toolchain it was measured with.
     """
 
     pipeline: str
     size: int
     oz_size: int
+    source: str = IMPORTED
+    toolchain: str = ""
+
+    def valid_for(self, source: str) -> bool:
+        """True when this decision answers a search by ``source`` (same ranker
+        and k, or imported from a pinned file)."""
+        return self.source in (source, IMPORTED)
 
 
 class Store:
@@ -63,8 +78,9 @@ class Store:
     def _path(self, key: str) -> str:
         return os.path.join(self.root, key[:2], key + ".json")
 
-    def get(self, key: str) -> Entry | None:
-        """The entry for ``key``, or ``None`` (missing, corrupt or disallowed)."""
+    def get(self, key: str, touch: bool = True) -> Entry | None:
+        """The entry for ``key``, or ``None`` (missing, corrupt or disallowed);
+        ``touch`` refreshes its LRU time."""
         path = self._path(key)
         try:
             with open(path, encoding="utf-8") as f:
@@ -72,7 +88,8 @@ class Store:
             if raw.get("format") != FORMAT:
                 raise ValueError("format")
             entry = Entry(pipeline=str(raw["pipeline"]), size=int(raw["size"]),
-                          oz_size=int(raw["oz_size"]))
+                          oz_size=int(raw["oz_size"]), source=str(raw["source"]),
+                          toolchain=str(raw.get("toolchain", "")))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
@@ -85,10 +102,11 @@ class Store:
             self.rejected += 1
             self._discard(path)
             return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
+        if touch:
+            try:
+                os.utime(path)
+            except OSError:
+                pass
         return entry
 
     def put(self, key: str, entry: Entry) -> None:
@@ -123,6 +141,30 @@ class Store:
             os.unlink(path)
         except OSError:
             pass
+
+    def items(self, newer_than_ns: int = 0):
+        """Yield (key, Entry) for every readable entry, in key order; with
+        ``newer_than_ns``, only entries written or hit after that time."""
+        if not os.path.isdir(self.root):
+            return
+        for d in sorted(os.listdir(self.root)):
+            try:
+                names = sorted(os.listdir(os.path.join(self.root, d)))
+            except OSError:
+                continue
+            for name in names:
+                if name.endswith(".json"):
+                    key = name[:-5]
+                    if newer_than_ns:
+                        try:
+                            st = os.stat(os.path.join(self.root, d, name))
+                        except OSError:
+                            continue
+                        if st.st_mtime_ns <= newer_than_ns:
+                            continue
+                    entry = self.get(key, touch=False)
+                    if entry is not None:
+                        yield key, entry
 
     def count(self) -> int:
         """Number of entries stored."""

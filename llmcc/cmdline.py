@@ -176,8 +176,14 @@ class Compile:
         return args + ["-Wno-unused-command-line-argument"]
 
     def codegen_identity(self) -> tuple[str, ...]:
-        """The flags that decide code generation, for the cache key."""
-        return self.common
+        """The flags that decide code generation, for the cache key.
+
+        Leaves out flags that cannot change an object made from this IR: warning
+        and diagnostic options, and path prefix maps (their effect is already in
+        the IR's file names), so the same code built in another directory with
+        ``-ffile-prefix-map`` shares its decisions.
+        """
+        return tuple(a for a in self.common if not _irrelevant_to_codegen(a))
 
     def _dependency_args(self, unit: Unit) -> list[str]:
         """Dependency flags for lowering, with explicit ``-MF`` and target.
@@ -199,6 +205,17 @@ class Compile:
         if "-MT" not in flags and "-MQ" not in flags:
             dep += ["-MQ", unit.output]
         return dep
+
+
+_PATH_MAPS = ("-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map=",
+              "-fcoverage-prefix-map=", "-fdiagnostics-", "-fcolor-diagnostics",
+              "-fno-color-diagnostics", "-fno-diagnostics-", "-ferror-limit", "-fmessage-length")
+
+
+def _irrelevant_to_codegen(arg: str) -> bool:
+    if arg.startswith("-W") and not arg.startswith(("-Wa,", "-Wl,", "-Wp,")):
+        return True
+    return arg.startswith(_PATH_MAPS)
 
 
 def _split_dependency_names(dep: list[str]) -> set[str]:

@@ -17,6 +17,9 @@ Keys (type, default):
     record      (str, "")      directory where the unoptimized IR of each TU is recorded
     force_pipeline (str, "")   compile every TU with this pipeline, larger or not, bypassing
                                the cache (differential testing); it must pass the allowlist
+    pinned      (str, "")      a pinned cache file: decisions come only from it; no ranker,
+                               no model, nothing written anywhere; a miss compiles with -Oz
+    pinned_strict (bool, false) with ``pinned``: a TU without a decision is an error
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class Config:
     debug: bool = False
     record: str = ""
     force_pipeline: str = ""
+    pinned: str = ""
+    pinned_strict: bool = False
 
 
 def config_path(env: dict[str, str]) -> str:

@@ -12,6 +12,7 @@ output, diagnostics and exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from filelock import FileLock
 
 from . import cache as cache_mod
-from . import cmdline, config as config_mod, stats
+from . import cmdline, config as config_mod, pinned as pinned_mod, stats
 from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from .ir import opt_target_args
 from .objsize import object_size
@@ -60,6 +61,7 @@ class Context:
     tc: Toolchain
     env: dict[str, str]
     counts: Counter = field(default_factory=Counter)
+    pinned: "pinned_mod.Pinned | None" = None
 
     def debug(self, msg: str) -> None:
         """Explain a decision on stderr when ``LLMCC_DEBUG`` is set."""
@@ -206,6 +208,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
     Raises:
         Fallback: the call must go to the real clang (compile error, or a
             failure of llmcc's own).
+        PinnedMiss: strict pinned mode and the TU has no pinned decision.
     """
     with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
         ir_path = os.path.join(work, "tu.ll")
@@ -213,43 +216,17 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
                            capture_output=True, stdin=subprocess.DEVNULL)
         if r.returncode != 0:
             raise Fallback("compile error")
-        frontend_diag = r.stdout, r.stderr
         with open(ir_path, encoding="utf-8", errors="surrogateescape") as f:
             ir_text = f.read()
         normalized = cache_mod.normalize_ir(ir_text)
-        ranker = load_ranker(ctx.cfg.ranker)
-        k = ctx.cfg.candidates
-        key = cache_mod.cache_key(normalized, ctx.tc.identity, "\0".join(comp.codegen_identity()),
-                                  ranker.identity, str(k))
-        winner = None
-        oz_size = None
+        key = cache_mod.cache_key(normalized, ctx.tc.identity, "\0".join(comp.codegen_identity()))
         if ctx.cfg.force_pipeline:
-            store = None
             winner, oz_size = forced(ctx, comp, ir_path, ir_text, work)
-        entry = store.get(key) if store else None
-        if store:
-            ctx.counts["corrupt cache entries"] += store.corrupt
-            ctx.counts["rejected pipelines"] += store.rejected
-            store.corrupt = store.rejected = 0
-        if entry is not None:
-            cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"))
-            try:
-                winner = compile_candidate(ctx, comp, ir_path, ir_text, cand)
-                ctx.counts["cache hits"] += 1
-                oz_size = entry.oz_size
-                ctx.debug(f"{unit.source}: cache hit, pipeline {entry.pipeline}")
-            except (CandidateError, OSError, LlmccError) as e:
-                ctx.counts["fallback: cached pipeline failed"] += 1
-                ctx.debug(f"{unit.source}: cached pipeline failed ({e}); searching again")
-        if winner is None:
-            ctx.counts["cache misses"] += 1
-            winner, oz_size = search(ctx, comp, ir_path, ir_text, ranker, k, work, unit)
-            if store and not ctx.cfg.readonly:
-                try:
-                    store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size))
-                except OSError as e:
-                    ctx.counts["cache write failed"] += 1
-                    ctx.debug(f"cannot write cache entry: {e}")
+        elif ctx.pinned is not None:
+            winner, oz_size = _from_pinned(ctx, comp, ir_path, ir_text, work, unit, key)
+        else:
+            winner, oz_size = _from_cache_or_search(ctx, comp, ir_path, ir_text, work, unit,
+                                                    key, store)
         if ctx.cfg.record:
             try:
                 _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size)
@@ -262,7 +239,75 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         ctx.counts["bytes -Oz"] += oz_size
         ctx.counts["bytes llmcc"] += winner.size
         ctx.counts["TUs improved" if winner.size < oz_size else "TUs equal"] += 1
-        return frontend_diag[0], frontend_diag[1] + winner.stderr
+        return r.stdout, r.stderr + winner.stderr
+
+
+def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+                      work: str, unit: cmdline.Unit, entry: cache_mod.Entry,
+                      what: str) -> Candidate | None:
+    """Compile a remembered decision; None (counted) if its pipeline fails."""
+    cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"))
+    try:
+        compile_candidate(ctx, comp, ir_path, ir_text, cand)
+    except (CandidateError, OSError, LlmccError) as e:
+        ctx.counts[f"fallback: {what} pipeline failed"] += 1
+        ctx.debug(f"{unit.source}: {what} pipeline failed ({e})")
+        return None
+    ctx.counts[f"{what} hits"] += 1
+    ctx.debug(f"{unit.source}: {what} hit, pipeline {entry.pipeline}")
+    return cand
+
+
+def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+                          work: str, unit: cmdline.Unit, key: str,
+                          store: cache_mod.Store | None) -> tuple[Candidate, int]:
+    """The cached decision for ``key`` if valid, else a search (stored afterwards)."""
+    ranker = load_ranker(ctx.cfg.ranker)
+    k = ctx.cfg.candidates
+    source = f"{ranker.identity}/k={k}"
+    entry = store.get(key) if store else None
+    if store:
+        ctx.counts["corrupt cache entries"] += store.corrupt
+        ctx.counts["rejected pipelines"] += store.rejected
+        store.corrupt = store.rejected = 0
+    if entry is not None and not entry.valid_for(source):
+        ctx.debug(f"{unit.source}: cached decision is from {entry.source}; searching again")
+        entry = None
+    if entry is not None:
+        hit = _compile_decision(ctx, comp, ir_path, ir_text, work, unit, entry, "cache")
+        if hit is not None:
+            return hit, entry.oz_size
+    ctx.counts["cache misses"] += 1
+    winner, oz_size = search(ctx, comp, ir_path, ir_text, ranker, k, work, unit)
+    if store and not ctx.cfg.readonly:
+        try:
+            store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size, source,
+                                           ctx.tc.identity))
+        except OSError as e:
+            ctx.counts["cache write failed"] += 1
+            ctx.debug(f"cannot write cache entry: {e}")
+    return winner, oz_size
+
+
+class PinnedMiss(LlmccError, LookupError):
+    """Strict pinned mode: a TU has no decision in the pinned file."""
+
+
+def _from_pinned(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+                 work: str, unit: cmdline.Unit, key: str) -> tuple[Candidate, int]:
+    """The pinned decision for ``key``, else ``-Oz`` (or :class:`PinnedMiss` when strict)."""
+    entry = ctx.pinned.entries.get(key)
+    if entry is not None:
+        hit = _compile_decision(ctx, comp, ir_path, ir_text, work, unit, entry, "pinned")
+        if hit is not None:
+            return hit, entry.oz_size
+    else:
+        ctx.counts["pinned misses"] += 1
+        if ctx.cfg.pinned_strict:
+            raise PinnedMiss(f"no pinned decision for {unit.source} (key {key}) in "
+                             f"{ctx.cfg.pinned}")
+        ctx.debug(f"{unit.source}: no pinned decision (key {key}); compiling with -Oz")
+    return search(ctx, comp, ir_path, ir_text, None, 0, work, unit)
 
 
 def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
@@ -375,12 +420,19 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     except LlmccError as e:
         sys.stderr.write(f"llmcc: warning: {e}; using defaults\n")
         cfg = config_mod.Config(cache_dir=env.get("LLMCC_CACHE_DIR") or _default_cache_dir())
+    if cfg.pinned:
+        cfg = dataclasses.replace(cfg, readonly=True)
     try:
         tc = resolve(cxx, self_paths(), env, None if cfg.readonly else cfg.cache_dir)
     except ToolchainError as e:
         sys.stderr.write(f"llmcc: error: {e}\n")
         return 1
     ctx = Context(cfg=cfg, tc=tc, env=env)
+    if cfg.pinned:
+        problem = _load_pinned(ctx)
+        if problem and cfg.pinned_strict:
+            sys.stderr.write(f"llmcc: error: {problem}\n")
+            return 1
     if cfg.disable:
         _exec_clang(tc.clang, args)
     try:
@@ -404,6 +456,9 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     try:
         for unit in job.units:
             outputs.append(optimize_unit(ctx, job, unit, store))
+    except PinnedMiss as e:
+        sys.stderr.write(f"llmcc: error: {e} (pinned_strict is set)\n")
+        return 1
     except Fallback as e:
         key = "uncacheable: compile error" if e.reason == "compile error" else f"fallback: {e.reason}"
         ctx.counts = Counter({key: 1, **{k: v for k, v in ctx.counts.items() if k.startswith(
@@ -429,4 +484,31 @@ def _default_cache_dir() -> str:
 
 
 def _finish(ctx: Context) -> None:
-    stats.add(ctx.cfg.cache_dir, {k: v for k, v in ctx.counts.items() if v})
+    """Record the call's counters (never in pinned mode, which writes nothing)."""
+    if not ctx.cfg.pinned:
+        stats.add(ctx.cfg.cache_dir, {k: v for k, v in ctx.counts.items() if v})
+
+
+def _load_pinned(ctx: Context) -> str:
+    """Load ``cfg.pinned`` into ``ctx.pinned``; return a problem description or ``""``.
+
+    An unreadable file, another format or another toolchain leaves no decisions
+    (every TU then compiles with ``-Oz``); rejected lines are reported under debug.
+    """
+    ctx.pinned = pinned_mod.Pinned(version="", toolchain="")
+    try:
+        loaded = pinned_mod.read(ctx.cfg.pinned)
+    except (OSError, LlmccError) as e:
+        problem = f"cannot use pinned cache {ctx.cfg.pinned}: {e}"
+        ctx.debug(problem)
+        return problem
+    for line in loaded.rejected:
+        ctx.debug(f"pinned entry ignored: {line}")
+    if loaded.toolchain != ctx.tc.identity:
+        problem = (f"pinned cache {ctx.cfg.pinned} was made with clang {loaded.version} "
+                   f"({loaded.toolchain[:12]}), this is clang {ctx.tc.version} "
+                   f"({ctx.tc.identity[:12]}): its decisions are ignored")
+        ctx.debug(problem)
+        return problem
+    ctx.pinned = loaded
+    return ""

@@ -34,7 +34,7 @@ def test_disallowed_pipeline_is_rejected(tmp_path):
     key = cache_key("ir")
     path = _entry_path(tmp_path, key)
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"format": 1, "size": 1, "oz_size": 2,
+    path.write_text(json.dumps({"format": 1, "size": 1, "oz_size": 2, "source": "imported",
                                 "pipeline": "function(instcombine),-load-pass-plugin=/tmp/x.so"}))
     assert store.get(key) is None
     assert store.rejected == 1

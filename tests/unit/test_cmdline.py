@@ -131,3 +131,11 @@ def test_response_files_expand_recursively(tmp_path):
 
 def test_missing_response_file_is_kept_for_clang():
     assert expand_response_files(["@/nonexistent/file.rsp"]) == ["@/nonexistent/file.rsp"]
+
+
+def test_cache_identity_ignores_warnings_and_prefix_maps():
+    a = classify(["-c", "-O2", "-fPIC", "-Wall", "-ffile-prefix-map=/a=/src", "x.c"])
+    b = classify(["-c", "-O2", "-fPIC", "-Wextra", "-ffile-prefix-map=/b/c=/src", "x.c"])
+    c = classify(["-c", "-O2", "-Wa,--noexecstack", "x.c"])
+    assert a.codegen_identity() == b.codegen_identity() == ("-fPIC",)
+    assert c.codegen_identity() == ("-Wa,--noexecstack",)
