@@ -262,7 +262,13 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
                           work: str, unit: cmdline.Unit, key: str,
                           store: cache_mod.Store | None) -> tuple[Candidate, int]:
     """The cached decision for ``key`` if valid, else a search (stored afterwards)."""
-    ranker = load_ranker(ctx.cfg.ranker)
+    try:
+        ranker = load_ranker(ctx.cfg.ranker)
+    except Exception as e:  # a missing or broken model must not break a build
+        ctx.counts[f"fallback: ranker {ctx.cfg.ranker} unavailable"] += 1
+        ctx.debug(f"ranker {ctx.cfg.ranker!r} unavailable ({type(e).__name__}: {e}); "
+                  "using the static ranker")
+        ranker = load_ranker("static")
     k = ctx.cfg.candidates
     source = f"{ranker.identity}/k={k}"
     entry = store.get(key) if store else None

@@ -91,7 +91,12 @@ class StaticRanker(Ranker):
         return list(self.pipelines)
 
 
-RANKERS = {"static": StaticRanker}
+def _model_ranker() -> Ranker:
+    from .model import ModelRanker
+    return ModelRanker()
+
+
+RANKERS = {"static": StaticRanker, "model": _model_ranker}
 
 
 def load_ranker(name: str) -> Ranker:
@@ -99,5 +104,6 @@ def load_ranker(name: str) -> Ranker:
 
     Raises:
         KeyError: no such ranker.
+        OSError, ValueError: its artifacts cannot be loaded (callers fall back to ``static``).
     """
     return RANKERS[name]()
