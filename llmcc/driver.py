@@ -22,13 +22,10 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
-from filelock import FileLock
-
 from . import cache as cache_mod
 from . import cmdline, config as config_mod, pinned as pinned_mod, stats
 from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from .ir import opt_target_args
-from .objsize import object_size
 from .passes import OZ, check_pipeline, contains_oz, substitute_oz
 from .rankers import load_ranker
 from .toolchain import Toolchain, find_clang, resolve
@@ -115,7 +112,8 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
 
 
 def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
-                      cand: Candidate, *, direct_oz: bool = True) -> Candidate:
+                      cand: Candidate, *, direct_oz: bool = True,
+                      measure: bool = True) -> Candidate:
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
@@ -145,7 +143,9 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         if r.returncode != 0:
             raise CandidateError(f"codegen failed with exit code {r.returncode}")
     cand.stderr = r.stderr
-    cand.size = object_size(cand.obj).total
+    if measure:
+        from .objsize import object_size  # pyelftools is not needed on cache hits
+        cand.size = object_size(cand.obj).total
     return cand
 
 
@@ -173,6 +173,7 @@ def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: st
         "version": ctx.env.get("LLMCC_RECORD_VERSION", ""),
         "clang": ctx.tc.version, "oz_size": oz_size,
     }, sort_keys=True)
+    from filelock import FileLock
     with FileLock(os.path.join(root, "records.lock"), timeout=60):
         with open(os.path.join(root, "records.jsonl"), "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -246,9 +247,9 @@ def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
                       work: str, unit: cmdline.Unit, entry: cache_mod.Entry,
                       what: str) -> Candidate | None:
     """Compile a remembered decision; None (counted) if its pipeline fails."""
-    cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"))
+    cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"), size=entry.size)
     try:
-        compile_candidate(ctx, comp, ir_path, ir_text, cand)
+        compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=False)
     except (CandidateError, OSError, LlmccError) as e:
         ctx.counts[f"fallback: {what} pipeline failed"] += 1
         ctx.debug(f"{unit.source}: {what} pipeline failed ({e})")

@@ -11,7 +11,6 @@ import json
 import os
 from collections import Counter
 
-from filelock import FileLock, Timeout
 
 SHARDS = 16
 
@@ -33,6 +32,7 @@ def add(cache_dir: str, counts: dict[str, int]) -> None:
     """Add ``counts`` (name -> increment) to the statistics; errors are swallowed."""
     if not counts:
         return
+    from filelock import FileLock, Timeout
     path = _shard(cache_dir, os.getpid() % SHARDS)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -57,6 +57,7 @@ def read(cache_dir: str) -> Counter:
 
 def zero(cache_dir: str) -> None:
     """Reset every counter to zero."""
+    from filelock import FileLock, Timeout
     for n in range(SHARDS):
         path = _shard(cache_dir, n)
         try:
