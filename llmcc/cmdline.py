@@ -209,7 +209,8 @@ class Compile:
 
 _PATH_MAPS = ("-ffile-prefix-map=", "-fdebug-prefix-map=", "-fmacro-prefix-map=",
               "-fcoverage-prefix-map=", "-fdiagnostics-", "-fcolor-diagnostics",
-              "-fno-color-diagnostics", "-fno-diagnostics-", "-ferror-limit", "-fmessage-length")
+              "-fno-color-diagnostics", "-fno-diagnostics-", "-ferror-limit", "-fmessage-length",
+              "-frandom-seed")  # accepted for GCC compatibility, ignored by clang
 
 
 def _irrelevant_to_codegen(arg: str) -> bool:

@@ -19,5 +19,6 @@ if [ ! -f /etc/apt/sources.list.d/llmcc-src.sources ] && ! grep -rqs '^Types:.*d
 fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  clang-19 llvm-19 make cmake dpkg-dev build-essential ca-certificates >/dev/null
+  clang-19 llvm-19 make cmake dpkg-dev build-essential ca-certificates \
+  csmith libcsmith-dev bazel-bootstrap nix-bin >/dev/null
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'

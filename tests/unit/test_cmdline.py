@@ -135,7 +135,8 @@ def test_missing_response_file_is_kept_for_clang():
 
 def test_cache_identity_ignores_warnings_and_prefix_maps():
     a = classify(["-c", "-O2", "-fPIC", "-Wall", "-ffile-prefix-map=/a=/src", "x.c"])
-    b = classify(["-c", "-O2", "-fPIC", "-Wextra", "-ffile-prefix-map=/b/c=/src", "x.c"])
+    b = classify(["-c", "-O2", "-fPIC", "-Wextra", "-ffile-prefix-map=/b/c=/src",
+                  "-frandom-seed=bazel-out/k8-opt/bin/x.o", "-iquote", "bazel-out/k8-opt/bin", "x.c"])
     c = classify(["-c", "-O2", "-Wa,--noexecstack", "x.c"])
     assert a.codegen_identity() == b.codegen_identity() == ("-fPIC",)
     assert c.codegen_identity() == ("-Wa,--noexecstack",)
