@@ -49,7 +49,8 @@ def show_stats(cfg: config_mod.Config) -> list[str]:
         if keys:
             lines.append(prefix.rstrip(": ") + " calls")
             lines += [f"  {k[len(prefix):]:<30}{c[k]}" for k in keys]
-    for k in ("TUs improved", "TUs equal", "candidates compiled", "candidates failed",
+    for k in ("TUs improved", "TUs equal", "TUs larger than -Oz (forced pipeline)",
+              "candidates compiled", "candidates failed",
               "corrupt cache entries", "rejected pipelines", "cache write failed"):
         lines.append(f"{k:<32}{c.get(k, 0)}")
     oz, out = c.get("bytes -Oz", 0), c.get("bytes llmcc", 0)

@@ -239,7 +239,12 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
             raise Fallback("cannot write output", str(e)) from e
         ctx.counts["bytes -Oz"] += oz_size
         ctx.counts["bytes llmcc"] += winner.size
-        ctx.counts["TUs improved" if winner.size < oz_size else "TUs equal"] += 1
+        if winner.size < oz_size:
+            ctx.counts["TUs improved"] += 1
+        elif winner.size == oz_size:
+            ctx.counts["TUs equal"] += 1
+        else:  # only a forced pipeline can be larger than -Oz
+            ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
         return r.stdout, r.stderr + winner.stderr
 
 
@@ -336,6 +341,7 @@ def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
     except (CandidateError, OSError, LlmccError) as e:
         raise Fallback("forced pipeline failed", str(e)) from e
     ctx.counts["forced pipeline"] += 1
+    ctx.debug(f"forced pipeline {pipeline}: {cand.size} bytes (-Oz: {base.size})")
     return cand, base.size
 
 
