@@ -1,0 +1,40 @@
+"""The autotuner end to end on a small recorded corpus."""
+
+import json
+
+from tests.conftest import run
+from tests.e2e.project import write_project
+
+
+def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
+    proj = tmp_path / "proj"
+    write_project(proj)
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, CC=llmcc, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    out = tmp_path / "tune"
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsource = "demo"\nsplit = "validation"\n')
+    args = ["--corpus", str(rec), "--out", str(out), "--packages", str(pk), "--jobs", "2"]
+    r = run([llmcc, "tune", "search", "--budget", "6", "--limit", "4"] + args, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    results = [json.loads(x) for x in (out / "search.jsonl").read_text().splitlines()]
+    assert len(results) == 4
+    for res in results:
+        assert res["best_size"] <= res["oz_size"] and res["compiles"] <= 7
+    # resumable: a rerun does nothing
+    r = run([llmcc, "tune", "search", "--budget", "6", "--limit", "4"] + args, env=llmcc_env)
+    assert b"0 to go" in r.stderr
+    assert len((out / "search.jsonl").read_text().splitlines()) == 4
+
+    r = run([llmcc, "tune", "broadcast", "--limit", "4", "--add", "default<Oz>,mergefunc"] + args,
+            env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    labels = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    assert len(labels) == 4 and all("default<Oz>,mergefunc" in lab["sizes"] for lab in labels)
+
+    r = run([llmcc, "tune", "report", "--out", str(out)], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"autotuner (validation, 4 TUs)" in r.stdout
+    assert b"static ranker k=1" in r.stdout

@@ -1,0 +1,60 @@
+"""Autotuner pieces: rendering pass lists, coreset selection, reductions."""
+
+import math
+import random
+
+import pytest
+
+from llmcc.passes import check_pipeline
+from llmcc.tune import (best_of, geomean_reduction, greedy_coreset, random_list, render,
+                        search_alphabet)
+
+
+def test_render_groups_neighbours_under_adaptors():
+    assert render([("instcombine", "function"), ("licm", "loop-mssa"), ("loop-rotate", "loop-mssa"),
+                   ("indvars", "loop"), ("inline", "cgscc"), ("globalopt", "module"),
+                   ("default<Oz>", "module")]) == (
+        "function(instcombine,loop-mssa(licm,loop-rotate),loop(indvars)),cgscc(inline),"
+        "globalopt,default<Oz>")
+
+
+def test_random_lists_pass_the_allowlist():
+    rng = random.Random(0)
+    alphabet = search_alphabet()
+    names = {n for n, _ in alphabet}
+    assert "default<Oz>" in names and "attributor" not in names and "default" not in names
+    for _ in range(300):
+        lst = random_list(rng, alphabet)
+        assert 1 <= len(lst) <= 50
+        assert check_pipeline(render(lst))
+
+
+def test_geomean_reduction():
+    assert geomean_reduction([1.0, 1.0]) == 0.0
+    assert geomean_reduction([0.9, 0.9]) == pytest.approx(10.0)
+    assert geomean_reduction([0.81, 1.0]) == pytest.approx(10.0)
+
+
+def _label(oz, **sizes):
+    return {"oz_size": oz, "sizes": sizes}
+
+
+def test_best_of_ignores_failures_and_never_exceeds_oz():
+    lab = _label(100, a=90, b=None, c=120)
+    assert best_of(lab, ["a", "b", "c"]) == 90
+    assert best_of(lab, ["b", "c"]) == 100
+    assert best_of(lab, []) == 100
+
+
+def test_greedy_coreset_orders_by_marginal_gain():
+    labels = [_label(100, a=90, b=95, c=100), _label(100, a=100, b=95, c=85),
+              _label(100, a=90, b=100, c=100)]
+    # a: two TUs at 0.9 beat c: one TU at 0.85; b adds nothing after a and c.
+    assert 2 * math.log(100 / 90) > math.log(100 / 85)
+    assert greedy_coreset(labels, ["a", "b", "c"], k=3) == ["a", "c"]
+    assert greedy_coreset(labels, ["a", "b", "c"], k=1) == ["a"]
+
+
+def test_greedy_coreset_stops_when_nothing_helps():
+    labels = [_label(100, a=100, b=None)]
+    assert greedy_coreset(labels, ["a", "b"], k=5) == []
