@@ -175,6 +175,14 @@ class Compile:
             args += ["-Xclang", "-disable-llvm-passes"]
         return args + ["-Wno-unused-command-line-argument"]
 
+    def source_args(self, unit: Unit, object_path: str, level: str) -> list[str]:
+        """Arguments that compile ``unit`` from source at ``level`` into ``object_path``,
+        as plain clang would (no dependency file: lowering writes it)."""
+        args = list(self.common) + list(self.preprocessor) + [level, "-c", "-o", object_path]
+        if unit.explicit_language:
+            args += ["-x", unit.language]
+        return args + [unit.source]
+
     def codegen_identity(self) -> tuple[str, ...]:
         """The flags that decide code generation, for the cache key.
 

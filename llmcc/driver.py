@@ -26,7 +26,7 @@ from . import cache as cache_mod
 from . import cmdline, config as config_mod, pinned as pinned_mod, stats
 from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from .ir import opt_target_args
-from .passes import OZ, check_pipeline, contains_oz, substitute_oz
+from .passes import OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz
 from .rankers import load_ranker
 from .toolchain import Toolchain, find_clang, resolve
 
@@ -112,8 +112,8 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
 
 
 def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
-                      cand: Candidate, *, direct_oz: bool = True,
-                      measure: bool = True) -> Candidate:
+                      cand: Candidate, *, direct_oz: bool = True, measure: bool = True,
+                      unit: cmdline.Unit | None = None) -> Candidate:
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
@@ -125,7 +125,13 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     Raises:
         CandidateError: ``opt`` or codegen failed or timed out.
     """
-    if cand.pipeline == OZ and direct_oz:
+    if cand.pipeline == SOURCE_OS:
+        if unit is None:
+            raise CandidateError("clang -Os from source needs the translation unit")
+        r = _run([ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"))
+        if r.returncode != 0:
+            raise CandidateError(f"clang -Os failed with exit code {r.returncode}")
+    elif cand.pipeline == OZ and direct_oz:
         r = _run([ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
@@ -254,7 +260,7 @@ def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     """Compile a remembered decision; None (counted) if its pipeline fails."""
     cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"), size=entry.size)
     try:
-        compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=False)
+        compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=False, unit=unit)
     except (CandidateError, OSError, LlmccError) as e:
         ctx.counts[f"fallback: {what} pipeline failed"] += 1
         ctx.debug(f"{unit.source}: {what} pipeline failed ({e})")
@@ -358,6 +364,13 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     except (CandidateError, OSError, LlmccError) as e:
         raise Fallback("baseline failed", str(e)) from e
     cands = [base]
+    if comp.opt_level == "-Os":
+        # The user asked for -Os: never give them more than clang -Os would.
+        os_cand = Candidate(SOURCE_OS, os.path.join(work, "os.o"))
+        try:
+            cands.append(compile_candidate(ctx, comp, ir_path, ir_text, os_cand, unit=unit))
+        except (CandidateError, OSError, LlmccError) as e:
+            raise Fallback("clang -Os candidate failed", str(e)) from e
     proposed: list[str] = []
     if k > 0:
         try:

@@ -153,8 +153,10 @@ def resolve(cxx: bool, self_paths: tuple[str, ...], env: dict[str, str],
             :attr:`Toolchain.problem` instead, since clang alone still works).
     """
     clang = find_clang(cxx, self_paths, env)
+    # The path as found, not only its real file: Debian's clang-19 and clang++-19
+    # are the same binary, and the name decides the driver mode.
     key = xxhash.xxh3_64_hexdigest("\0".join(
-        [_stat_id(clang), env.get("PATH", ""), env.get("LLMCC_OPT", "")]).encode())
+        [clang, _stat_id(clang), env.get("PATH", ""), env.get("LLMCC_OPT", "")]).encode())
     memo = os.path.join(memo_dir, "toolchain", key + ".json") if memo_dir else None
     if memo:
         try:

@@ -150,3 +150,38 @@ def test_cxx_compile(clang, llmcc_env, tmp_path):
     clangxx = clang.replace("clang", "clang++")
     run([clangxx, "-Oz", "-c", "v.cpp", "-o", "ref.o"], cwd=tmp_path, check=True)
     assert object_size(str(tmp_path / "v.o")).total <= object_size(str(tmp_path / "ref.o")).total
+
+
+def test_c_and_cxx_drivers_stay_apart(llmcc, llmcc_env, tmp_path):
+    """llmcc and llmcc++ share a cache directory but never each other's clang."""
+    from tests.e2e.conftest import LLMCCXX
+    (tmp_path / "t.c").write_text(
+        "#ifdef __cplusplus\nint which(void){return 2;}\n#else\nint which(void){return 1;}\n#endif\n")
+    for first, second in ((llmcc, LLMCCXX), (LLMCCXX, llmcc)):
+        run([first, "-Oz", "-c", "t.c", "-o", "first.o"], env=llmcc_env, cwd=tmp_path, check=True)
+        run([second, "-Oz", "-c", "t.c", "-o", "second.o"], env=llmcc_env, cwd=tmp_path, check=True)
+        syms = {}
+        for name, tool in (("first.o", first), ("second.o", second)):
+            out = run(["nm", name], cwd=tmp_path, check=True).stdout
+            syms[tool] = b"_Z5whichv" in out
+        assert syms == {llmcc: False, LLMCCXX: True}
+
+
+def test_os_compile_is_never_larger_than_clang_os(llmcc, clang, llmcc_env, tmp_path):
+    """A user's -Os is honoured: clang -Os from source is a candidate. Here a small
+    lexer-style switch loop, where -Os is smaller than -Oz at clang 19."""
+    (tmp_path / "lex.c").write_text(
+        "int next(const char *s, int *pos) {\n"
+        "  for (;;) { char c = s[(*pos)++];\n"
+        "    switch (c) { case ' ': case '\\t': case '\\n': continue;\n"
+        "      case '(': return 1; case ')': return 2; case '+': return 3; case '-': return 4;\n"
+        "      case '*': return 5; case '/': return 6; case 0: return 0;\n"
+        "      default: if (c >= '0' && c <= '9') { while (s[*pos] >= '0' && s[*pos] <= '9') (*pos)++;\n"
+        "        return 7; } return -1; } } }\n")
+    for level in ("-Os", "-Oz"):
+        run([clang, level, "-c", "lex.c", "-o", f"ref{level}.o"], cwd=tmp_path, check=True)
+    r = run([llmcc, "-Os", "-c", "lex.c", "-o", "out.o"], env=llmcc_env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    size = object_size(str(tmp_path / "out.o")).total
+    assert size <= object_size(str(tmp_path / "ref-Os.o")).total
+    assert size <= object_size(str(tmp_path / "ref-Oz.o")).total

@@ -50,6 +50,12 @@ def test_rejected(text):
         check_pipeline(text)
 
 
+def test_source_os_decision_is_accepted_alone_only():
+    assert check_pipeline("clang-source<Os>") == "clang-source<Os>"
+    with pytest.raises(PipelineError):
+        check_pipeline("clang-source<Os>,mergefunc")
+
+
 def test_rejection_is_a_value_error():
     with pytest.raises(ValueError):
         check_pipeline("asan")

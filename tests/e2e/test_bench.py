@@ -1,0 +1,36 @@
+"""``llmcc bench zlib`` end to end: fetch zlib's Debian source, build it with
+clang -Oz and with llmcc (cold and warm cache), run its tests, compare objects.
+
+This takes a minute or two: zlib is small (34 objects) and its tests are quick.
+"""
+
+import json
+import os
+import subprocess
+
+
+def test_bench_zlib(tmp_path):
+    work, report = tmp_path / "work", tmp_path / "report.json"
+    env = dict(os.environ, LLMCC_CONFIG=str(tmp_path / "no-config.toml"))
+    r = subprocess.run(["llmcc", "bench", "zlib", "--work", str(work), "--json", str(report)],
+                       env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "zlib" in r.stdout and "total" in r.stdout
+
+    data = json.loads(report.read_text())
+    (zlib,) = data["projects"]
+    assert "error" not in zlib
+    s = zlib["summary"]
+    assert s["tus"] >= 30
+    assert s["regressed"] == 0
+    assert s["bytes_llmcc"] <= s["bytes_oz"]
+    assert s["tests_oz"] is True and s["tests_llmcc"] is True
+    assert s["warm_hit_rate"] == 1.0
+    assert s["warm_fallbacks"] == 0
+    assert s["warm_differs"] == []
+    # every object was matched between the builds and measured
+    assert zlib["unmatched"] == []
+    assert all(t["llmcc"] <= t["oz"] and t["warm"] == t["llmcc"] for t in zlib["tus"])
+
+    # the unpacked source stays in the work directory for the next run
+    assert (work / "zlib" / "src" / "zlib.h").exists()
