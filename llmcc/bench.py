@@ -692,7 +692,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def project_lines(p: dict) -> list[str]:
     """The per-project table: sizes, times, cache and tests of the three builds."""
-    title = f"{p['name']} ({p['source']} {p['version']}), CFLAGS=\"{p['cflags']}\""
+    title = f"{p['name']} ({p['source']} {p['version']}".strip() + f"), CFLAGS=\"{p['cflags']}\""
     if "error" in p:
         return [title, f"  FAILED: {p['error']}"]
     s, b = p["summary"], p["builds"]
@@ -862,7 +862,8 @@ def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
     """Bench the named recipes in order; return the JSON-ready report."""
     cfg_env = llmcc_env(Recipe(name="", source="", build="x"), st, "")
     cfg = config_mod.load(cfg_env)
-    report = {"llmcc_version": __version__, "clang": st.clang, "clangxx": st.clangxx,
+    report = {"llmcc_version": __version__, "llmcc": st.llmcc, "llmccxx": st.llmccxx,
+              "clang": st.clang, "clangxx": st.clangxx,
               "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
               "work": st.work, "projects": []}
     progress = Progress(len(names) * (1 + 2 * len(VARIANTS) + 2))
@@ -908,8 +909,8 @@ def main(argv: list[str]) -> int:
     except LlmccError as e:
         print(f"llmcc bench: error: {e}", file=sys.stderr)
         return 2
-    print(f"llmcc {report['llmcc_version']}: ranker {report['ranker']}, "
-          f"k={report['candidates']}, baseline {st.clang} -Oz, {st.jobs} jobs\n")
+    print(f"llmcc {report['llmcc_version']} ({st.llmcc}): ranker {report['ranker']}, "
+          f"k={report['candidates']}; baseline {st.clang} -Oz; {st.jobs} jobs\n")
     for p in report["projects"]:
         print("\n".join(project_lines(p)) + "\n")
     print("\n".join(summary_lines(report["projects"], report["total"])))
