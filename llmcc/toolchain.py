@@ -25,7 +25,8 @@ import xxhash
 from .errors import ToolchainError
 
 _VERSION_RE = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
-_CLANG_NAME_RE = re.compile(r"^clang(\+\+)?(-\d+)?$")
+#: ``clang-NN`` names looked for on PATH, newest first (after plain ``clang``).
+MAX_MAJOR, MIN_MAJOR = 40, 10
 
 
 @dataclass(frozen=True)
@@ -88,32 +89,16 @@ def find_clang(cxx: bool, self_paths: tuple[str, ...], env: dict[str, str]) -> s
         if not os.access(override, os.X_OK):
             raise ToolchainError(f"LLMCC_CLANG={override} is not executable")
         return os.path.abspath(override)
-    want_plus = cxx
+    base = "clang++" if cxx else "clang"
+    names = [base] + [f"{base}-{n}" for n in range(MAX_MAJOR, MIN_MAJOR - 1, -1)]
     for d in env.get("PATH", os.defpath).split(os.pathsep):
         if not d:
             continue
-        try:
-            names = sorted(os.listdir(d), key=_clang_sort_key)
-        except OSError:
-            continue
         for name in names:
-            m = _CLANG_NAME_RE.match(name)
-            if not m or bool(m.group(1)) != want_plus:
-                continue
             path = os.path.join(d, name)
             if os.access(path, os.X_OK) and not is_llmcc(path, self_paths):
                 return path
     raise ToolchainError(f"no real {'clang++' if cxx else 'clang'} on PATH (set LLMCC_CLANG)")
-
-
-def _clang_sort_key(name: str) -> tuple[int, int]:
-    """Plain ``clang`` first, then ``clang-NN`` newest first."""
-    m = _CLANG_NAME_RE.match(name)
-    if not m:
-        return (2, 0)
-    if not m.group(2):
-        return (0, 0)
-    return (1, -int(m.group(2)[1:]))
 
 
 def _stat_id(path: str) -> str:
