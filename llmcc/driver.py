@@ -26,7 +26,8 @@ from . import cache as cache_mod
 from . import cmdline, config as config_mod, pinned as pinned_mod, stats
 from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from .ir import opt_target_args
-from .passes import OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz
+from .passes import (OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz,
+                     with_mandatory_passes)
 from .rankers import load_ranker
 from .toolchain import Toolchain, find_clang, resolve
 
@@ -136,7 +137,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
     else:
-        pipeline = cand.pipeline
+        pipeline = with_mandatory_passes(cand.pipeline)
         if contains_oz(pipeline):
             pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
         opt_out = cand.obj + ".bc"

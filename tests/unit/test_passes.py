@@ -73,3 +73,11 @@ def test_oz_substitution_only_replaces_the_token():
     assert substitute_oz("default<Os>", clang_oz) == "default<Os>"
     assert contains_oz("default<Oz>,default<Oz>")
     assert not contains_oz("function(instcombine)")
+
+
+def test_always_inliner_is_mandatory_unless_oz_comes_first():
+    from llmcc.passes import with_mandatory_passes
+    assert with_mandatory_passes("default<Oz>,mergefunc") == "default<Oz>,mergefunc"
+    assert with_mandatory_passes("function(sroa),default<Oz>") == (
+        "always-inline,function(sroa),default<Oz>")
+    assert with_mandatory_passes("globalopt") == "always-inline,globalopt"
