@@ -22,7 +22,8 @@ from .errors import LlmccError
 OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
                "-h", "--help", "-p", "--show-config"}
 SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.bench", "tune": "llmcc.tune", "cache": "llmcc.cachecmd",
-                              "difftest": "llmcc.difftest", "train": "llmcc.train"}
+                              "difftest": "llmcc.difftest", "train": "llmcc.train",
+                              "corpus": "llmcc.corpus"}
 
 
 def _is_cxx_name(name: str) -> bool:

@@ -1,0 +1,90 @@
+"""``llmcc corpus``: the recorded corpus of unoptimized IR (DESIGN.md, "Data rules").
+
+    llmcc corpus build    [build_corpus.py options]   build Debian source packages with
+                                                      LLMCC_RECORD (corpus/build_corpus.py)
+    llmcc corpus manifest --corpus DIR [--out corpus/manifest.jsonl.gz]
+    llmcc corpus stats    --corpus DIR
+
+The manifest names, for every unique TU, its package, Debian version, file
+(relative to the unpacked source), codegen flags, IR hash and IR size; it is
+committed, the corpus is not (``corpus/build_corpus.py`` rebuilds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import runpy
+import sys
+from collections import Counter
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _relative_source(path: str, package: str) -> str:
+    parts = path.split(os.sep)
+    if package in parts:
+        i = len(parts) - 1 - parts[::-1].index(package)
+        return "/".join(parts[i + 1:])
+    return os.path.basename(path)
+
+
+def manifest(corpus: str) -> list[dict]:
+    """One record per unique IR hash (first occurrence), sorted by package and file."""
+    seen: dict[str, dict] = {}
+    with open(os.path.join(corpus, "records.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            h = r["ir_hash"]
+            if h in seen:
+                continue
+            path = os.path.join(corpus, "ir", h[:2], h + ".ll")
+            try:
+                size = os.path.getsize(path)
+            except OSError:
+                continue
+            seen[h] = {"package": r.get("package", ""), "version": r.get("version", ""),
+                       "file": _relative_source(r["source"], r.get("package", "")),
+                       "flags": r.get("codegen_args", []), "language": r.get("language", ""),
+                       "ir_hash": h, "ir_bytes": size, "oz_size": r.get("oz_size")}
+    return sorted(seen.values(), key=lambda m: (m["package"], m["file"], m["ir_hash"]))
+
+
+def stats_lines(records: list[dict]) -> list[str]:
+    """Corpus size: packages, unique TUs and IR bytes."""
+    pk = Counter(m["package"] for m in records)
+    ir = sum(m["ir_bytes"] for m in records)
+    return [f"packages: {len(pk)}", f"unique TUs: {len(records)}",
+            f"IR: {ir / 1e6:.1f} MB (textual, unoptimized)"] + [
+        f"  {p}: {n}" for p, n in sorted(pk.items())]
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``llmcc corpus``."""
+    if argv and argv[0] == "build":
+        script = os.path.join(REPO, "corpus", "build_corpus.py")
+        sys.argv = [script] + argv[1:]
+        runpy.run_path(script, run_name="__main__")
+        return 0
+    p = argparse.ArgumentParser(prog="llmcc corpus", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("manifest")
+    m.add_argument("--corpus", required=True)
+    m.add_argument("--out", default=os.path.join(REPO, "corpus", "manifest.jsonl.gz"))
+    s = sub.add_parser("stats")
+    s.add_argument("--corpus", required=True)
+    ns = p.parse_args(argv)
+    records = manifest(ns.corpus)
+    if ns.cmd == "manifest":
+        with gzip.GzipFile(ns.out, "wb", mtime=0) as f:
+            for r in records:
+                f.write((json.dumps(r, sort_keys=True) + "\n").encode())
+        print(f"{len(records)} TUs -> {ns.out}")
+    else:
+        print("\n".join(stats_lines(records)))
+    return 0
