@@ -67,10 +67,14 @@ class Entry:
 
 
 class Store:
-    """Decision cache rooted at ``cache_dir``; ``max_entries`` bounds its size."""
+    """Decision cache rooted at ``cache_dir/kind``; ``max_entries`` bounds its size.
 
-    def __init__(self, cache_dir: str, max_entries: int = 200000):
-        self.root = os.path.join(cache_dir, "entries")
+    ``kind`` is ``"entries"`` (keyed by IR, exported to pinned files) or
+    ``"preprocessed"`` (keyed by preprocessed source, a local shortcut only).
+    """
+
+    def __init__(self, cache_dir: str, max_entries: int = 200000, kind: str = "entries"):
+        self.root = os.path.join(cache_dir, kind)
         self.max_entries = max_entries
         self.corrupt = 0
         self.rejected = 0

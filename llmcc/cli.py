@@ -51,9 +51,9 @@ def show_stats(cfg: config_mod.Config) -> list[str]:
             lines.append(prefix.rstrip(": ") + " calls")
             lines += [f"  {k[len(prefix):]:<30}{c[k]}" for k in keys]
     for k in ("TUs improved", "TUs equal", "TUs larger than -Oz (forced pipeline)",
-              "candidates compiled", "candidates failed",
+              "direct -Oz compiles", "candidates compiled", "candidates failed",
               "corrupt cache entries", "rejected pipelines", "cache write failed"):
-        lines.append(f"{k:<32}{c.get(k, 0)}")
+        lines.append(f"{k:<40}{c.get(k, 0)}")
     oz, out = c.get("bytes -Oz", 0), c.get("bytes llmcc", 0)
     saved = oz - out
     pct = f" ({100.0 * saved / oz:.2f} % of -Oz)" if oz else ""
@@ -89,6 +89,7 @@ def _manage(argv: list[str], prog: str) -> int:
         print("statistics zeroed")
     elif ns.clear:
         cache_mod.Store(cfg.cache_dir).clear()
+        cache_mod.Store(cfg.cache_dir, kind="preprocessed").clear()
         print("cache cleared")
     elif ns.show_config:
         for k, v in sorted(vars(cfg).items()):

@@ -175,6 +175,23 @@ class Compile:
             args += ["-Xclang", "-disable-llvm-passes"]
         return args + ["-Wno-unused-command-line-argument"]
 
+    def preprocess_args(self, unit: Unit, out_path: str) -> list[str]:
+        """Arguments that preprocess ``unit`` as lowering would (``-Oz`` macros) into
+        ``out_path``, without dependency files: the input of the preprocessed-source key."""
+        args = list(self.common) + list(self.preprocessor) + ["-Oz", "-E", "-o", out_path]
+        if unit.explicit_language:
+            args += ["-x", unit.language]
+        return args + [unit.source]
+
+    def direct_args(self, unit: Unit) -> list[str]:
+        """Arguments of plain ``clang -Oz`` for ``unit``: the user's object and dependency
+        file, exactly what the ``-Oz`` baseline candidate produces."""
+        args = (list(self.common) + list(self.preprocessor) + self._dependency_args(unit)
+                + ["-Oz", "-c", "-o", unit.output])
+        if unit.explicit_language:
+            args += ["-x", unit.language]
+        return args + [unit.source]
+
     def source_args(self, unit: Unit, object_path: str, level: str) -> list[str]:
         """Arguments that compile ``unit`` from source at ``level`` into ``object_path``,
         as plain clang would (no dependency file: lowering writes it)."""

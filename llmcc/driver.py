@@ -60,6 +60,7 @@ class Context:
     env: dict[str, str]
     counts: Counter = field(default_factory=Counter)
     pinned: "pinned_mod.Pinned | None" = None
+    ranker: object = None
 
     def debug(self, msg: str) -> None:
         """Explain a decision on stderr when ``LLMCC_DEBUG`` is set."""
@@ -210,7 +211,8 @@ def _umask() -> int:
 
 
 def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
-                  store: cache_mod.Store | None) -> tuple[bytes, bytes]:
+                  store: cache_mod.Store | None, pp_key: str | None = None,
+                  pp_store: cache_mod.Store | None = None) -> tuple[bytes, bytes]:
     """Optimize one TU into ``unit.output``; return (stdout, stderr) bytes to show.
 
     Raises:
@@ -235,6 +237,12 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         else:
             winner, oz_size = _from_cache_or_search(ctx, comp, ir_path, ir_text, work, unit,
                                                     key, store)
+            if pp_key and pp_store and not ctx.cfg.readonly:
+                try:
+                    pp_store.put(pp_key, cache_mod.Entry(winner.pipeline, winner.size, oz_size,
+                                                      _source(ctx), ctx.tc.identity))
+                except OSError:
+                    pass
         if ctx.cfg.record:
             try:
                 _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size)
@@ -253,6 +261,48 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         else:  # only a forced pipeline can be larger than -Oz
             ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
         return r.stdout, r.stderr + winner.stderr
+
+
+def _ranker(ctx: Context):
+    """The configured ranker (memoized), or ``static`` when it cannot load."""
+    if ctx.ranker is None:
+        try:
+            ctx.ranker = load_ranker(ctx.cfg.ranker)
+        except Exception as e:  # a missing or broken model must not break a build
+            ctx.counts[f"fallback: ranker {ctx.cfg.ranker} unavailable"] += 1
+            ctx.debug(f"ranker {ctx.cfg.ranker!r} unavailable ({type(e).__name__}: {e}); "
+                      "using the static ranker")
+            ctx.ranker = load_ranker("static")
+    return ctx.ranker
+
+
+def _source(ctx: Context) -> str:
+    """Identity of the decisions this call makes: ranker identity and k."""
+    return f"{_ranker(ctx).identity}/k={ctx.cfg.candidates}"
+
+
+def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) -> str | None:
+    """Key of the TU's preprocessed source (``clang -E``, as lowering sees it) with the
+    toolchain and codegen flags, or None if preprocessing fails.
+
+    Same preprocessed text and flags give the same IR, so a decision stored under
+    this key can be reused without lowering: when it is ``-Oz`` the TU is compiled
+    by plain ``clang -Oz`` directly (ccache's preprocessor mode, applied to decisions).
+    """
+    import xxhash
+    with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
+        out = os.path.join(work, "tu.i")
+        r = subprocess.run([ctx.tc.clang] + comp.preprocess_args(unit, out),
+                           capture_output=True, stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            return None
+        h = xxhash.xxh3_128(b"preprocessed\0")
+        with open(out, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    for part in (ctx.tc.identity, "\0".join(comp.codegen_identity())):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()
 
 
 def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
@@ -275,15 +325,9 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
                           work: str, unit: cmdline.Unit, key: str,
                           store: cache_mod.Store | None) -> tuple[Candidate, int]:
     """The cached decision for ``key`` if valid, else a search (stored afterwards)."""
-    try:
-        ranker = load_ranker(ctx.cfg.ranker)
-    except Exception as e:  # a missing or broken model must not break a build
-        ctx.counts[f"fallback: ranker {ctx.cfg.ranker} unavailable"] += 1
-        ctx.debug(f"ranker {ctx.cfg.ranker!r} unavailable ({type(e).__name__}: {e}); "
-                  "using the static ranker")
-        ranker = load_ranker("static")
+    ranker = _ranker(ctx)
     k = ctx.cfg.candidates
-    source = f"{ranker.identity}/k={k}"
+    source = _source(ctx)
     entry = store.get(key) if store else None
     if store:
         ctx.counts["corrupt cache entries"] += store.corrupt
@@ -481,8 +525,24 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     store = None if not cfg.cache_dir else cache_mod.Store(cfg.cache_dir, cfg.max_entries)
     outputs = []
     try:
+        pp_key = pp_store = None
+        if (len(job.units) == 1 and store is not None and not cfg.pinned
+                and not cfg.force_pipeline and not cfg.record):
+            pp_store = cache_mod.Store(cfg.cache_dir, cfg.max_entries, "preprocessed")
+            pp_key = preprocessed_key(ctx, job, job.units[0])
+            entry = pp_store.get(pp_key) if pp_key else None
+            ctx.counts["corrupt cache entries"] += pp_store.corrupt
+            ctx.counts["rejected pipelines"] += pp_store.rejected
+            if entry is not None and entry.pipeline == OZ and entry.valid_for(_source(ctx)):
+                # -Oz decided for this exact preprocessed source: plain clang -Oz, no lowering.
+                ctx.counts.update({"cache hits": 1, "direct -Oz compiles": 1,
+                                   "bytes -Oz": entry.oz_size, "bytes llmcc": entry.size,
+                                   "TUs equal": 1})
+                ctx.debug(f"{job.units[0].source}: preprocessed-source hit, compiling with -Oz")
+                _finish(ctx)
+                _exec_clang(tc.clang, job.direct_args(job.units[0]))
         for unit in job.units:
-            outputs.append(optimize_unit(ctx, job, unit, store))
+            outputs.append(optimize_unit(ctx, job, unit, store, pp_key, pp_store))
     except PinnedMiss as e:
         sys.stderr.write(f"llmcc: error: {e} (pinned_strict is set)\n")
         return 1

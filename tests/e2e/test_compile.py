@@ -61,6 +61,23 @@ def test_warm_build_hits_and_gives_the_same_bytes(llmcc, llmcc_env, sample_dir):
     assert "cache hits                      1" in s and "cache misses                    1" in s
 
 
+def test_warm_oz_decision_compiles_directly_with_the_same_dependency_file(
+        llmcc, clang, llmcc_env, sample_dir):
+    """A TU whose decision is -Oz is rebuilt by plain clang -Oz, keyed on its
+    preprocessed source: same object, same dependency file, no lowering."""
+    env = dict(llmcc_env, LLMCC_CANDIDATES="0")
+    run([llmcc, "-O2", "-MMD", "-c", "sample.c", "-o", "cold.o"], env=env, cwd=sample_dir,
+        check=True)
+    cold_dep = (sample_dir / "cold.d").read_text()
+    run([llmcc, "-O2", "-MMD", "-c", "sample.c", "-o", "warm.o"], env=env, cwd=sample_dir,
+        check=True)
+    assert (sample_dir / "warm.o").read_bytes() == (sample_dir / "cold.o").read_bytes()
+    assert (sample_dir / "warm.d").read_text() == cold_dep.replace("cold.o", "warm.o")
+    from llmcc import stats
+    s = stats.read(env["LLMCC_CACHE_DIR"])
+    assert s["direct -Oz compiles"] == 1 and s["cache hits"] == 1
+
+
 @pytest.mark.parametrize("args", [
     ["-E", "sample.c"],
     ["-S", "-O2", "sample.c", "-o", "-"],

@@ -41,15 +41,17 @@ def test_parallel_builds_share_one_cache_and_survive_corruption(llmcc, llmcc_env
     assert _objects(root) == cold
     assert _stats(llmcc, env)["cache hits"] == N_FILES + 1
 
+    # decisions by IR and by preprocessed source (see driver.preprocessed_key)
     entries = sorted((tmp_path / "cache" / "entries").rglob("*.json"))
-    assert len(entries) == N_FILES + 1
+    entries += sorted((tmp_path / "cache" / "preprocessed").rglob("*.json"))
+    assert len(entries) == 2 * (N_FILES + 1)
     for i, p in enumerate(entries):
         p.write_bytes(b"" if i % 2 else b"\x89garbage{\"pipeline\":")
     _make(root, env, "clean")
     _make(root, env)
     assert _objects(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
-    assert _stats(llmcc, env)["corrupt cache entries"] == N_FILES + 1
+    assert _stats(llmcc, env)["corrupt cache entries"] == 2 * (N_FILES + 1)
 
 
 def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
@@ -59,7 +61,7 @@ def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
     _make(root, env)
     cold = _objects(root)
     marker = tmp_path / "pwned"
-    for p in (tmp_path / "cache" / "entries").rglob("*.json"):
+    for p in (tmp_path / "cache").glob("*/*/*.json"):
         entry = json.loads(p.read_text())
         entry["pipeline"] = f"function(instcombine),-load-pass-plugin={marker}"
         p.write_text(json.dumps(entry))
@@ -67,7 +69,7 @@ def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
     _make(root, env)
     assert _objects(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
-    assert _stats(llmcc, env)["rejected pipelines"] == N_FILES + 1
+    assert _stats(llmcc, env)["rejected pipelines"] == 2 * (N_FILES + 1)
 
 
 FAKE_OPT = """#!/bin/sh
