@@ -20,7 +20,7 @@ from . import __version__, cache as cache_mod, config as config_mod, stats
 from .errors import LlmccError
 
 OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
-               "-h", "--help", "-p", "--show-config"}
+               "-h", "--help", "-p", "--show-config", "--identity"}
 SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.bench", "tune": "llmcc.tune", "cache": "llmcc.cachecmd",
                               "difftest": "llmcc.difftest", "train": "llmcc.train",
                               "corpus": "llmcc.corpus"}
@@ -65,6 +65,33 @@ def show_stats(cfg: config_mod.Config) -> list[str]:
     return lines
 
 
+def output_identity(cfg: config_mod.Config, env: dict[str, str], cxx: bool) -> str:
+    """xxh3-128 of everything that decides the objects llmcc makes: llmcc's version,
+    the toolchain identity, the ranker's identity (model or coreset), and the
+    settings that change decisions (k, policy, pinned file contents, forced pipeline).
+    A wrapping cache such as ccache must key on it, or a model update serves stale
+    objects."""
+    import xxhash
+    from .driver import self_paths
+    from .rankers import load_ranker
+    from .toolchain import resolve
+    tc = resolve(cxx, self_paths(), env, None)
+    try:
+        ranker = load_ranker(cfg.ranker).identity
+    except Exception:  # same fallback as the driver
+        ranker = load_ranker("static").identity
+    pinned = b""
+    if cfg.pinned:
+        try:
+            with open(cfg.pinned, "rb") as f:
+                pinned = f.read()
+        except OSError:
+            pass
+    parts = [__version__, tc.clang, tc.identity, ranker, str(cfg.candidates), cfg.policy,
+             cfg.force_pipeline, xxhash.xxh3_64_hexdigest(pinned), str(cfg.disable)]
+    return xxhash.xxh3_128_hexdigest("\0".join(parts).encode())
+
+
 def _manage(argv: list[str], prog: str) -> int:
     parser = argparse.ArgumentParser(
         prog=prog, description="llmcc: a drop-in clang that makes smaller objects. "
@@ -75,6 +102,9 @@ def _manage(argv: list[str], prog: str) -> int:
     g.add_argument("-C", "--clear", action="store_true", help="clear the cache")
     g.add_argument("-p", "--show-config", action="store_true", help="show the effective config")
     g.add_argument("--version", action="store_true", help="print llmcc's and clang's versions")
+    g.add_argument("--identity", action="store_true",
+                   help="print one hash of everything that decides llmcc's objects (for "
+                        "ccache: CCACHE_COMPILERCHECK='string:'$(llmcc --identity))")
     ns = parser.parse_args(argv)
     env = dict(os.environ)
     try:
@@ -94,6 +124,8 @@ def _manage(argv: list[str], prog: str) -> int:
     elif ns.show_config:
         for k, v in sorted(vars(cfg).items()):
             print(f"{k} = {v}")
+    elif ns.identity:
+        print(output_identity(cfg, env, prog.endswith("++")))
     elif ns.version:
         print(f"llmcc {__version__}")
         from .driver import self_paths
@@ -102,6 +134,7 @@ def _manage(argv: list[str], prog: str) -> int:
             tc = resolve(prog.endswith("++"), self_paths(), env, None)
             print(f"real compiler: {tc.clang} (clang {tc.version})")
             print(f"opt: {tc.opt or 'unavailable: ' + tc.problem}")
+            print(f"identity: {output_identity(cfg, env, prog.endswith('++'))}")
             sys.stdout.flush()
             subprocess.run([tc.clang, "--version"], check=False)
         except LlmccError as e:

@@ -88,3 +88,24 @@ def test_static_ranker_pipelines_are_accepted_by_opt(clang, sample_dir, tmp_path
         assert check_pipeline(p) == p
         r = run([opt, "-p", p, str(ir), "-o", os.devnull])
         assert r.returncode == 0, (p, r.stderr)
+
+
+def test_ccache_in_front_keys_on_llmcc_identity(llmcc, llmcc_env, sample_dir, tmp_path):
+    """CC="ccache llmcc" with compiler_check on `llmcc --identity`: a change of what
+    decides llmcc's objects (here k) is a ccache miss; the same settings hit."""
+    if shutil.which("ccache") is None:
+        pytest.fail("ccache is required (apt-get install ccache)")
+    env = dict(llmcc_env, CCACHE_DIR=str(tmp_path / "ccache"), CCACHE_NOHASHDIR="1",
+               CCACHE_COMPILERCHECK="%compiler% --identity")
+
+    def build(k):
+        e = dict(env, LLMCC_CANDIDATES=str(k))
+        r = run(["ccache", llmcc, "-O2", "-c", "sample.c", "-o", "s.o"], env=e, cwd=sample_dir)
+        assert r.returncode == 0, r.stderr
+        return stats.read(env["LLMCC_CACHE_DIR"])["cache misses"]
+
+    assert build(0) == 1
+    assert build(0) == 1   # ccache hit: llmcc did not run
+    assert build(2) == 2   # new identity: ccache miss, llmcc searched again
+    assert build(2) == 2
+    assert llmcc_env["LLMCC_CACHE_DIR"]
