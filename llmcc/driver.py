@@ -49,6 +49,7 @@ class Candidate:
     size: int | None = None
     stderr: bytes = b""
     error: str = ""
+    from_source: bool = False
 
 
 @dataclass
@@ -119,9 +120,9 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
-    The baseline (:data:`OZ`) is compiled by clang itself from the IR (its own
-    ``-Oz`` pipeline, byte-identical to ``clang -Oz``) unless ``direct_oz`` is
-    False; every other pipeline runs through ``opt -p`` (with clang's ``-Oz``
+    The baseline (:data:`OZ`) is plain ``clang -Oz`` from ``unit``'s source when
+    ``unit`` is given (byte-identical to the user's build without llmcc), else
+    clang's own ``-Oz`` pipeline on the IR, unless ``direct_oz`` is False; every other pipeline runs through ``opt -p`` (with clang's ``-Oz``
     pipeline text in place of :data:`OZ`) and then clang's code generator alone.
 
     Raises:
@@ -133,6 +134,14 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         r = _run([ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"))
         if r.returncode != 0:
             raise CandidateError(f"clang -Os failed with exit code {r.returncode}")
+        cand.from_source = True
+    elif cand.pipeline == OZ and direct_oz and unit is not None:
+        # Plain clang -Oz from source: byte-identical to what the user would get
+        # without llmcc (from parsed IR, private names such as .Lstr.N can differ).
+        r = _run([ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Oz"))
+        if r.returncode != 0:
+            raise CandidateError(f"clang -Oz failed with exit code {r.returncode}")
+        cand.from_source = True
     elif cand.pipeline == OZ and direct_oz:
         r = _run([ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
         if r.returncode != 0:
@@ -231,7 +240,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         normalized = cache_mod.normalize_ir(ir_text)
         key = cache_mod.cache_key(normalized, ctx.tc.identity, "\0".join(comp.codegen_identity()))
         if ctx.cfg.force_pipeline:
-            winner, oz_size = forced(ctx, comp, ir_path, ir_text, work)
+            winner, oz_size = forced(ctx, comp, ir_path, ir_text, work, unit)
         elif ctx.pinned is not None:
             winner, oz_size = _from_pinned(ctx, comp, ir_path, ir_text, work, unit, key)
         else:
@@ -260,7 +269,9 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
             ctx.counts["TUs equal"] += 1
         else:  # only a forced pipeline can be larger than -Oz
             ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
-        return r.stdout, r.stderr + winner.stderr
+        # A winner compiled from source already printed clang's own diagnostics;
+        # otherwise the frontend's (lowering) and the backend's (codegen) together.
+        return r.stdout, (winner.stderr if winner.from_source else r.stderr + winner.stderr)
 
 
 def _ranker(ctx: Context):
@@ -374,7 +385,7 @@ def _from_pinned(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str
 
 
 def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
-           work: str) -> tuple[Candidate, int]:
+           work: str, unit: cmdline.Unit) -> tuple[Candidate, int]:
     """Compile with ``force_pipeline`` whatever its size; return (object, -Oz size in bytes).
 
     Raises:
@@ -387,7 +398,7 @@ def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
     base = Candidate(OZ, os.path.join(work, "c0.o"))
     cand = Candidate(pipeline, os.path.join(work, "forced.o"))
     try:
-        compile_candidate(ctx, comp, ir_path, ir_text, base)
+        compile_candidate(ctx, comp, ir_path, ir_text, base, unit=unit)
         compile_candidate(ctx, comp, ir_path, ir_text, cand, direct_oz=False)
     except (CandidateError, OSError, LlmccError) as e:
         raise Fallback("forced pipeline failed", str(e)) from e
@@ -405,7 +416,7 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     """
     base = Candidate(OZ, os.path.join(work, "c0.o"))
     try:
-        compile_candidate(ctx, comp, ir_path, ir_text, base)
+        compile_candidate(ctx, comp, ir_path, ir_text, base, unit=unit)
     except (CandidateError, OSError, LlmccError) as e:
         raise Fallback("baseline failed", str(e)) from e
     cands = [base]

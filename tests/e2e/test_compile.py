@@ -202,3 +202,18 @@ def test_os_compile_is_never_larger_than_clang_os(llmcc, clang, llmcc_env, tmp_p
     size = object_size(str(tmp_path / "out.o")).total
     assert size <= object_size(str(tmp_path / "ref-Os.o")).total
     assert size <= object_size(str(tmp_path / "ref-Oz.o")).total
+
+
+def test_oz_decision_is_byte_identical_cold_and_warm(llmcc, clang, llmcc_env, tmp_path):
+    """printf-to-puts strings get private names (.Lstr.N) that depend on the module's
+    history: compiled from re-parsed IR they differ from clang's. An -Oz decision is
+    therefore compiled from source, cold and warm, giving clang's exact bytes."""
+    (tmp_path / "pz.c").write_text(
+        "#include <stdio.h>\nvoid a(void) { printf(\"alpha\\n\"); }\n"
+        "void b(int x) { printf(\"beta %d\\n\", x); printf(\"gamma\\n\"); }\n"
+        "void c(void) { printf(\"delta\\n\"); printf(\"epsilon\\n\"); }\n")
+    run([clang, "-Oz", "-c", "pz.c", "-o", "ref.o"], cwd=tmp_path, check=True)
+    env = dict(llmcc_env, LLMCC_CANDIDATES="0")
+    for name in ("cold.o", "warm.o"):
+        run([llmcc, "-O2", "-c", "pz.c", "-o", name], env=env, cwd=tmp_path, check=True)
+        assert (tmp_path / name).read_bytes() == (tmp_path / "ref.o").read_bytes()
