@@ -73,7 +73,7 @@ class Context:
 def _run(argv: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run ``argv`` (no shell), capturing output; timeouts become CandidateError."""
     try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(argv, capture_output=True, timeout=timeout, input=b"")
     except subprocess.TimeoutExpired as e:
         raise CandidateError(f"{os.path.basename(argv[0])} timed out after {timeout:g} s") from e
     except OSError as e:
@@ -95,7 +95,9 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
             return text
     except OSError:
         pass
-    argv = [ctx.tc.clang] + comp.codegen_args(ir_path, os.devnull, optimize=True)
+    # Not /dev/null: sandboxes (Bazel's linux-sandbox) may mount it read-only.
+    scratch = os.path.join(os.path.dirname(ir_path), "print-pipeline.o")
+    argv = [ctx.tc.clang] + comp.codegen_args(ir_path, scratch, optimize=True)
     argv[-1:-1] = ["-mllvm", "-print-pipeline-passes"]
     r = _run(argv, ctx.cfg.timeout)
     lines = r.stdout.decode(errors="replace").splitlines()
@@ -232,7 +234,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
     with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
         ir_path = os.path.join(work, "tu.ll")
         r = subprocess.run([ctx.tc.clang] + comp.lower_args(unit, ir_path),
-                           capture_output=True, stdin=subprocess.DEVNULL)
+                           capture_output=True, input=b"")
         if r.returncode != 0:
             raise Fallback("compile error")
         with open(ir_path, encoding="utf-8", errors="surrogateescape") as f:
@@ -304,7 +306,7 @@ def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) ->
     with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
         out = os.path.join(work, "tu.i")
         r = subprocess.run([ctx.tc.clang] + comp.preprocess_args(unit, out),
-                           capture_output=True, stdin=subprocess.DEVNULL)
+                           capture_output=True, input=b"")
         if r.returncode != 0:
             return None
         h = xxhash.xxh3_128(b"preprocessed\0")
