@@ -20,6 +20,9 @@ Keys (type, default):
     pinned      (str, "")      a pinned cache file: decisions come only from it; no ranker,
                                no model, nothing written anywhere; a miss compiles with -Oz
     pinned_strict (bool, false) with ``pinned``: a TU without a decision is an error
+    prefix      (str, "")      command put in front of the real clang for calls llmcc hands
+                               over whole (pass-through, fallback, direct -Oz rebuilds), e.g.
+                               ``ccache`` or ``distcc`` (ccache's ``prefix_command``)
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class Config:
     force_pipeline: str = ""
     pinned: str = ""
     pinned_strict: bool = False
+    prefix: str = ""
 
 
 def config_path(env: dict[str, str]) -> str:

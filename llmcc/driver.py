@@ -475,10 +475,22 @@ def self_paths() -> tuple[str, ...]:
     return tuple(sorted(paths))
 
 
-def _exec_clang(clang: str, args: list[str]) -> None:
-    """Replace this process with the real clang (never returns)."""
+def _exec_clang(clang: str, args: list[str], prefix: str = "") -> None:
+    """Replace this process with the real clang (never returns), run through the
+    ``prefix`` command if one is configured (e.g. ``ccache``, ``distcc``).
+
+    Raises:
+        ToolchainError: the prefix command is not found.
+    """
     sys.stdout.flush()
     sys.stderr.flush()
+    if prefix:
+        import shlex
+        words = shlex.split(prefix)
+        found = shutil.which(words[0])
+        if found is None:
+            raise ToolchainError(f"prefix command {words[0]!r} not found")
+        os.execv(found, words + [clang] + args)
     os.execv(clang, [clang] + args)
 
 
@@ -494,7 +506,7 @@ def compile_main(args: list[str], cxx: bool, env: dict[str, str] | None = None) 
     except Exception as e:  # llmcc never breaks a build
         if env.get("LLMCC_DEBUG"):
             sys.stderr.write(f"llmcc: internal error: {type(e).__name__}: {e}\n")
-        _exec_clang(find_clang(cxx, self_paths(), env), args)
+        _exec_clang(find_clang(cxx, self_paths(), env), args)  # no prefix: it may be the problem
         return 1
 
 
@@ -518,7 +530,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
             sys.stderr.write(f"llmcc: error: {problem}\n")
             return 1
     if cfg.disable:
-        _exec_clang(tc.clang, args)
+        _exec_clang(tc.clang, args, cfg.prefix)
     try:
         expanded = cmdline.expand_response_files(args)
         job = cmdline.classify(expanded, policy=cfg.policy)
@@ -529,12 +541,12 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
         ctx.counts[f"uncacheable: {job.reason}"] += 1
         ctx.debug(f"passing through ({job.reason})")
         _finish(ctx)
-        _exec_clang(tc.clang, args)
+        _exec_clang(tc.clang, args, cfg.prefix)
     if tc.opt is None:
         ctx.counts["fallback: opt unavailable"] += 1
         ctx.debug(f"no usable opt: {tc.problem}; compiling with plain clang")
         _finish(ctx)
-        _exec_clang(tc.clang, args)
+        _exec_clang(tc.clang, args, cfg.prefix)
     store = None if not cfg.cache_dir else cache_mod.Store(cfg.cache_dir, cfg.max_entries)
     outputs = []
     try:
@@ -553,7 +565,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
                                    "TUs equal": 1})
                 ctx.debug(f"{job.units[0].source}: preprocessed-source hit, compiling with -Oz")
                 _finish(ctx)
-                _exec_clang(tc.clang, job.direct_args(job.units[0]))
+                _exec_clang(tc.clang, job.direct_args(job.units[0]), cfg.prefix)
         for unit in job.units:
             outputs.append(optimize_unit(ctx, job, unit, store, pp_key, pp_store))
     except PinnedMiss as e:
@@ -565,12 +577,12 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
             ("corrupt", "rejected"))}})
         ctx.debug(f"falling back to plain clang ({e})")
         _finish(ctx)
-        _exec_clang(tc.clang, args)
+        _exec_clang(tc.clang, args, cfg.prefix)
     except Exception as e:  # llmcc never breaks a build
         ctx.counts = Counter({"fallback: internal error": 1})
         ctx.debug(f"internal error: {type(e).__name__}: {e}")
         _finish(ctx)
-        _exec_clang(tc.clang, args)
+        _exec_clang(tc.clang, args, cfg.prefix)
     for out, err in outputs:
         sys.stdout.buffer.write(out)
         sys.stderr.buffer.write(err)

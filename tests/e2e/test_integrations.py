@@ -109,3 +109,19 @@ def test_ccache_in_front_keys_on_llmcc_identity(llmcc, llmcc_env, sample_dir, tm
     assert build(2) == 2   # new identity: ccache miss, llmcc searched again
     assert build(2) == 2
     assert llmcc_env["LLMCC_CACHE_DIR"]
+
+
+def test_prefix_runs_handed_over_calls_through_ccache(llmcc, llmcc_env, sample_dir, tmp_path):
+    """LLMCC_PREFIX=ccache: calls llmcc hands to clang whole (here a -O0 debug compile)
+    go through ccache, so the second one is a ccache hit."""
+    if shutil.which("ccache") is None:
+        pytest.fail("ccache is required (apt-get install ccache)")
+    env = dict(llmcc_env, LLMCC_PREFIX="ccache", CCACHE_DIR=str(tmp_path / "ccache"))
+    for _ in range(2):
+        r = run([llmcc, "-O0", "-c", "sample.c", "-o", "dbg.o"], env=env, cwd=sample_dir)
+        assert r.returncode == 0, r.stderr
+    out = run(["ccache", "--print-stats"], env=env).stdout.decode()
+    hits = {line.split("\t")[0]: int(line.split("\t")[1]) for line in out.splitlines()
+            if "\t" in line and line.split("\t")[1].isdigit()}
+    assert hits.get("direct_cache_hit", 0) + hits.get("preprocessed_cache_hit", 0) == 1
+    assert stats.read(env["LLMCC_CACHE_DIR"])["uncacheable: debug build"] == 2
