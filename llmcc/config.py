@@ -7,7 +7,7 @@ overridden by the environment variable ``LLMCC_<NAME>`` (upper case).
 Keys (type, default):
     cache_dir   (str, platformdirs' user cache dir for "llmcc")  where decisions and stats live
     max_entries (int, 200000)  cache entries kept; the oldest are evicted beyond it
-    candidates  (int, 2)       k: ranked pipelines tried besides ``-Oz``
+    candidates  (int, 4)       k: ranked pipelines tried besides ``-Oz`` (see README, "Choosing k")
     ranker      (str, "static") which ranker proposes pipelines
     policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.cmdline.POLICIES``)
     timeout     (float, 120)   seconds allowed to each candidate's ``opt`` and codegen
@@ -43,7 +43,7 @@ class Config:
 
     cache_dir: str = ""
     max_entries: int = 200000
-    candidates: int = 2
+    candidates: int = 4
     ranker: str = "static"
     policy: str = "default"
     timeout: float = 120.0
