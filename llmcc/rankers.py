@@ -93,8 +93,9 @@ class StaticRanker(Ranker):
 
 
 def _model_ranker() -> Ranker:
+    import os
     from .model import ModelRanker
-    return ModelRanker()
+    return ModelRanker(os.environ.get("LLMCC_MODEL_DIR") or None)
 
 
 RANKERS = {"static": StaticRanker, "model": _model_ranker}

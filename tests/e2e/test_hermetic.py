@@ -42,8 +42,11 @@ def test_two_directories_cold_warm_pinned_give_identical_objects(llmcc, llmcc_en
     home = tmp_path / "home"
     home.mkdir()
     home.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    unreadable_model = tmp_path / "model"
+    unreadable_model.mkdir(mode=0)
     pinned_env = dict(env, HOME=str(home), LLMCC_PINNED=str(pin), LLMCC_PINNED_STRICT="1",
-                      LLMCC_CACHE_DIR="/proc/llmcc-no-cache")
+                      LLMCC_CACHE_DIR="/proc/llmcc-no-cache", LLMCC_RANKER="model",
+                      LLMCC_MODEL_DIR=str(unreadable_model))  # pinned builds never load it
     pinned_env.pop("XDG_CACHE_HOME", None)
     pinned = _build(c, pinned_env, flags(c))
     assert pinned == cold
