@@ -52,6 +52,7 @@ def show_stats(cfg: config_mod.Config) -> list[str]:
             lines += [f"  {k[len(prefix):]:<30}{c[k]}" for k in keys]
     for k in ("TUs improved", "TUs equal", "TUs larger than -Oz (forced pipeline)",
               "direct -Oz compiles", "candidates compiled", "candidates failed",
+              "nondeterministic pipelines",
               "corrupt cache entries", "rejected pipelines", "cache write failed"):
         lines.append(f"{k:<40}{c.get(k, 0)}")
     oz, out = c.get("bytes -Oz", 0), c.get("bytes llmcc", 0)

@@ -459,10 +459,30 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             ctx.debug(f"{unit.source}: candidate {p} failed: {e}")
         cands.append(cand)
     winner = choose(cands)
+    while winner.pipeline not in (OZ, SOURCE_OS) and not _reproducible(ctx, comp, ir_path,
+                                                                       ir_text, winner, unit):
+        # The same pipeline on the same IR must give the same bytes, or a rebuild
+        # (a cache hit) could differ from this build: drop it, take the next best.
+        ctx.counts["nondeterministic pipelines"] += 1
+        ctx.debug(f"{unit.source}: {winner.pipeline} is not reproducible; dropped")
+        winner.size = None
+        winner = choose(cands)
     ctx.debug(f"{unit.source}: " + ", ".join(
         f"{c.pipeline}={c.size if c.size is not None else 'failed'}" for c in cands)
         + f" -> {winner.pipeline}")
     return winner, base.size
+
+
+def _reproducible(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+                  winner: Candidate, unit: cmdline.Unit) -> bool:
+    """Compile the winning pipeline again and compare the objects byte for byte."""
+    again = Candidate(winner.pipeline, winner.obj + ".again.o")
+    try:
+        compile_candidate(ctx, comp, ir_path, ir_text, again, measure=False, unit=unit)
+        with open(winner.obj, "rb") as a, open(again.obj, "rb") as b:
+            return a.read() == b.read()
+    except (CandidateError, OSError, LlmccError):
+        return False
 
 
 def self_paths() -> tuple[str, ...]:

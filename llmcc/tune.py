@@ -502,7 +502,12 @@ def cmd_coreset(ns) -> int:
     """Choose the coreset on the training split and write it (``llmcc/data/coreset.json``)."""
     labels = load_labels(ns.out)
     rejected = rejected_pipelines(ns.out)
-    pipelines = sorted({p for lab in labels.values() for p in lab["sizes"]} - set(rejected))
+    pipelines = []
+    for p in sorted({p for lab in labels.values() for p in lab["sizes"]} - set(rejected)):
+        try:
+            pipelines.append(check_pipeline(p))
+        except ValueError:  # no longer allowed (e.g. a pass moved to the experimental tier)
+            continue
     train = [lab for lab in labels.values() if lab["split"] == "train" and lab["oz_size"] > 0]
     chosen = greedy_coreset(train, pipelines, ns.k)
     from . import __version__
