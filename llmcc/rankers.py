@@ -28,7 +28,9 @@ from .passes import OZ
 #:    carry ``minsize``; kept as a cheap baseline variant until a tuned coreset);
 #: 7. ``-Oz`` with a loop-rotation-free clean-up (``loop-deletion``, ``dse``, ``adce``);
 #: 8. ``-Oz`` then ``deadargelim``, ``globaldce``, ``constmerge``.
-#: Each is checked against ``opt-19`` by ``tests/e2e/test_rankers.py``.
+#: Each is checked against ``opt-19`` by ``tests/e2e/test_integrations.py``. The shipped
+#: coreset (``llmcc/data/coreset.json``, made by ``llmcc tune coreset``) replaces this list
+#: when present; it stays the fallback and the baseline the coreset was compared with.
 STARTER_PIPELINES: tuple[str, ...] = (
     "default<Oz>,default<Oz>",
     "default<Oz>,mergefunc",
