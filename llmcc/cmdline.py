@@ -383,6 +383,8 @@ def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrou
         return PassThrough("no source input")
     if output == "-":
         return PassThrough("output to stdout")
+    if output is not None and output.startswith("/dev/"):
+        return PassThrough("output to a device")  # /dev/null probes (configure), /dev/stdout
     if output is not None and len(sources) > 1:
         return PassThrough("-o with several sources")
     if not _is_optimized_level(opt_level, policy):

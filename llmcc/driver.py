@@ -199,7 +199,17 @@ def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: st
 
 
 def _install(src: str, dest: str) -> None:
-    """Copy the winning object to the user's path atomically."""
+    """Copy the winning object to the user's path atomically (a regular file is
+    replaced by rename; anything else, such as a device or FIFO, is written into)."""
+    import stat
+    try:
+        mode = os.stat(dest).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        with open(src, "rb") as f, open(dest, "wb") as out:
+            shutil.copyfileobj(f, out)
+        return
     d = os.path.dirname(os.path.abspath(dest))
     fd, tmp = tempfile.mkstemp(prefix=".llmcc-", suffix=".o", dir=d)
     os.close(fd)

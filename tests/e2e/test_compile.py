@@ -217,3 +217,32 @@ def test_oz_decision_is_byte_identical_cold_and_warm(llmcc, clang, llmcc_env, tm
     for name in ("cold.o", "warm.o"):
         run([llmcc, "-O2", "-c", "pz.c", "-o", name], env=env, cwd=tmp_path, check=True)
         assert (tmp_path / name).read_bytes() == (tmp_path / "ref.o").read_bytes()
+
+
+def test_output_to_dev_null_leaves_it_a_device(llmcc, llmcc_env, sample_dir):
+    """configure scripts compile probes with -o /dev/null: it must stay /dev/null."""
+    import stat
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "/dev/null"], env=llmcc_env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_special_file_output_is_written_into_not_replaced(tmp_path):
+    from llmcc.driver import _install
+    src = tmp_path / "obj.o"
+    src.write_bytes(b"\x7fELF object")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    _install(str(src), str(fifo))
+    reader.join(10)
+    assert got == [b"\x7fELF object"]
+    assert stat_is_fifo(fifo)
+
+
+def stat_is_fifo(path):
+    import stat
+    return stat.S_ISFIFO(os.stat(path).st_mode)

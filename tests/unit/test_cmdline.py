@@ -23,6 +23,7 @@ PASS = [
     (["-c", "x.bc"], "unsupported input"),
     (["-c", "x.m"], "unsupported input"),
     (["-c", "x.c", "-o", "-"], "output to stdout"),
+    (["-c", "x.c", "-o", "/dev/null"], "output to a device"),
     (["-c", "-x", "c", "-"], "stdin input"),
     (["--version"], "version query"),
     (["-###", "-c", "x.c"], "driver dry run"),
