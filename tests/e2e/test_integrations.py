@@ -127,3 +127,30 @@ def test_prefix_runs_handed_over_calls_through_ccache(llmcc, llmcc_env, sample_d
             if "\t" in line and line.split("\t")[1].isdigit()}
     assert hits.get("direct_cache_hit", 0) + hits.get("preprocessed_cache_hit", 0) == 1
     assert stats.read(env["LLMCC_CACHE_DIR"])["uncacheable: debug build"] == 2
+
+
+EXAMPLE_OUTPUT = b"414fa339 five 77 95\n"
+
+
+def test_cmake_example_with_the_toolchain_file(llmcc_env, tmp_path):
+    src = tmp_path / "cmake"
+    shutil.copytree(os.path.join(REPO, "examples", "cmake"), src)
+    build = tmp_path / "build"
+    r = run(["cmake", "-S", str(src), "-B", str(build),
+             f"-DCMAKE_TOOLCHAIN_FILE={REPO}/cmake/llmcc-toolchain.cmake"], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    r = run(["cmake", "--build", str(build), "-j", "2"], env=llmcc_env)
+    assert r.returncode == 0, r.stdout.decode() + r.stderr.decode()
+    assert run([str(build / "hello")]).stdout == EXAMPLE_OUTPUT
+    assert stats.read(llmcc_env["LLMCC_CACHE_DIR"])["cache misses"] == 4
+
+
+def test_make_example_with_masquerade_shims(llmcc_env, tmp_path):
+    src = tmp_path / "make"
+    shutil.copytree(os.path.join(REPO, "examples", "make"), src)
+    env = dict(llmcc_env, PATH=f"{REPO}/shims:{llmcc_env['PATH']}")
+    r = run(["make", "-j2"], env=env, cwd=src)
+    assert r.returncode == 0, r.stderr.decode()
+    assert run([str(src / "hello")]).stdout == EXAMPLE_OUTPUT
+    s = stats.read(env["LLMCC_CACHE_DIR"])
+    assert s["cache misses"] == 4 and s["uncacheable: link"] == 1
