@@ -31,28 +31,36 @@ def _relative_source(path: str, package: str) -> str:
     return os.path.basename(path)
 
 
-def manifest(corpus: str) -> list[dict]:
-    """One record per unique IR hash (first occurrence), sorted by package and file."""
-    seen: dict[str, dict] = {}
+def unique_records(corpus: str):
+    """Yield ``(record, ir_path, ir_bytes)`` for the first record of each IR hash in
+    ``corpus/records.jsonl`` whose IR file exists (unreadable lines are skipped)."""
+    seen: set[str] = set()
     with open(os.path.join(corpus, "records.jsonl"), encoding="utf-8") as f:
         for line in f:
             try:
                 r = json.loads(line)
-            except ValueError:
+                h = r["ir_hash"]
+            except (ValueError, KeyError, TypeError):
                 continue
-            h = r["ir_hash"]
             if h in seen:
                 continue
+            seen.add(h)
             path = os.path.join(corpus, "ir", h[:2], h + ".ll")
             try:
                 size = os.path.getsize(path)
             except OSError:
                 continue
-            seen[h] = {"package": r.get("package", ""), "version": r.get("version", ""),
-                       "file": _relative_source(r["source"], r.get("package", "")),
-                       "flags": r.get("codegen_args", []), "language": r.get("language", ""),
-                       "ir_hash": h, "ir_bytes": size, "oz_size": r.get("oz_size")}
-    return sorted(seen.values(), key=lambda m: (m["package"], m["file"], m["ir_hash"]))
+            yield r, path, size
+
+
+def manifest(corpus: str) -> list[dict]:
+    """One record per unique IR hash (first occurrence), sorted by package and file."""
+    out = [{"package": r.get("package", ""), "version": r.get("version", ""),
+            "file": _relative_source(r["source"], r.get("package", "")),
+            "flags": r.get("codegen_args", []), "language": r.get("language", ""),
+            "ir_hash": r["ir_hash"], "ir_bytes": size, "oz_size": r.get("oz_size")}
+           for r, _, size in unique_records(corpus)]
+    return sorted(out, key=lambda m: (m["package"], m["file"], m["ir_hash"]))
 
 
 def stats_lines(records: list[dict]) -> list[str]:

@@ -81,31 +81,19 @@ def package_splits(packages_toml: str) -> dict[str, str]:
 def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20) -> list[TU]:
     """Unique TUs of a recorded corpus, in a fixed pseudo-random order (by hash).
 
-    TUs from held-out upstreams are dropped; TUs whose IR exceeds
+    TUs first recorded in a held-out upstream are dropped; TUs whose IR exceeds
     ``max_ir_bytes`` are skipped (tuning cost grows with size).
     """
+    from .corpus import unique_records
     splits = package_splits(packages_toml)
-    seen: dict[str, TU] = {}
-    with open(os.path.join(corpus_dir, "records.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            h = rec["ir_hash"]
-            pkg = rec.get("package", "")
-            if h in seen or pkg.lower() in HELD_OUT:
-                continue
-            path = os.path.join(corpus_dir, "ir", h[:2], h + ".ll")
-            try:
-                size = os.path.getsize(path)
-            except OSError:
-                continue
-            if size > max_ir_bytes:
-                continue
-            seen[h] = TU(h, path, tuple(rec.get("codegen_args", ())), pkg,
-                         splits.get(pkg, "train"), size)
-    return sorted(seen.values(), key=lambda t: t.ir_hash)
+    tus = []
+    for rec, path, size in unique_records(corpus_dir):
+        pkg = rec.get("package", "")
+        if pkg.lower() in HELD_OUT or size > max_ir_bytes:
+            continue
+        tus.append(TU(rec["ir_hash"], path, tuple(rec.get("codegen_args", ())), pkg,
+                      splits.get(pkg, "train"), size))
+    return sorted(tus, key=lambda t: t.ir_hash)
 
 
 # --- pass lists --------------------------------------------------------------
