@@ -19,7 +19,7 @@ builtins.derivation {
   inherit system llmcc;
   builder = "/bin/sh";
   args = [ ./build.sh ];
-  src = ./src;
+  src = ../src;  # the C sources shared by the examples
   PATH = path;
   LLMCC_PINNED = ./llmcc.pin;
   LLMCC_PINNED_STRICT = if strict then "1" else "";

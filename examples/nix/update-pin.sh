@@ -13,5 +13,5 @@ llmcc=$(command -v "${LLMCC:-llmcc}")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 env -i PATH="${NIX_BUILD_PATH:-/usr/bin:/bin}" LLMCC_CACHE_DIR="$tmp/cache" \
-    src="$PWD/src" out="$tmp/out" llmcc="$llmcc" /bin/sh build.sh
+    src="$PWD/../src" out="$tmp/out" llmcc="$llmcc" /bin/sh build.sh
 env -i PATH="${NIX_BUILD_PATH:-/usr/bin:/bin}" LLMCC_CACHE_DIR="$tmp/cache" "$llmcc" cache export llmcc.pin

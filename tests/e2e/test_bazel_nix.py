@@ -128,6 +128,7 @@ def nix_dir(tmp_path, llmcc_env):
         pytest.skip("nix-build is not installed (Debian: apt-get install nix-bin)")
     ex = tmp_path / "ex"
     shutil.copytree(os.path.join(EXAMPLES, "nix"), ex, ignore=shutil.ignore_patterns("result*"))
+    shutil.copytree(os.path.join(EXAMPLES, "src"), tmp_path / "src")  # default.nix: ../src
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in llmcc_env.items() if not k.startswith("NIX_")}
@@ -159,7 +160,7 @@ def test_nix_build_with_pinned_cache_matches_plain_llmcc(llmcc, nix_dir, llmcc_e
 
     # A plain llmcc build of the same sources with the same flags.
     src = tmp_path / "plain"
-    shutil.copytree(ex / "src", src)
+    shutil.copytree(tmp_path / "src", src)
     for name in ("crc32", "kind", "stats", "main"):
         r = run([llmcc, "-O2", "-c", f"{name}.c", "-o", f"{name}.o"], env=llmcc_env, cwd=src)
         assert r.returncode == 0, r.stderr.decode()

@@ -135,6 +135,7 @@ EXAMPLE_OUTPUT = b"414fa339 five 77 95\n"
 def test_cmake_example_with_the_toolchain_file(llmcc_env, tmp_path):
     src = tmp_path / "cmake"
     shutil.copytree(os.path.join(REPO, "examples", "cmake"), src)
+    shutil.copytree(os.path.join(REPO, "examples", "src"), tmp_path / "src")
     build = tmp_path / "build"
     r = run(["cmake", "-S", str(src), "-B", str(build),
              f"-DCMAKE_TOOLCHAIN_FILE={REPO}/cmake/llmcc-toolchain.cmake"], env=llmcc_env)
@@ -148,6 +149,7 @@ def test_cmake_example_with_the_toolchain_file(llmcc_env, tmp_path):
 def test_make_example_with_masquerade_shims(llmcc_env, tmp_path):
     src = tmp_path / "make"
     shutil.copytree(os.path.join(REPO, "examples", "make"), src)
+    shutil.copytree(os.path.join(REPO, "examples", "src"), tmp_path / "src")
     env = dict(llmcc_env, PATH=f"{REPO}/shims:{llmcc_env['PATH']}")
     r = run(["make", "-j2"], env=env, cwd=src)
     assert r.returncode == 0, r.stderr.decode()
