@@ -32,7 +32,8 @@ def _csmith():
 
 def difftest(args, env, out):
     """Run a campaign into ``out``; return (exit code, stdout, results.json)."""
-    r = subprocess.run(DIFFTEST + ["--out", str(out), "--seed", str(SEED), "--timeout", "5",
+    # a generous timeout: a loaded machine must not discard programs as "reference timeout"
+    r = subprocess.run(DIFFTEST + ["--out", str(out), "--seed", str(SEED), "--timeout", "20",
                                    *args], env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode in (0, 1), r.stdout + r.stderr
     with open(out / "results.json", encoding="utf-8") as f:
