@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import runpy
 import sys
 from collections import Counter
@@ -31,9 +32,27 @@ def _relative_source(path: str, package: str) -> str:
     return os.path.basename(path)
 
 
-def unique_records(corpus: str):
+#: Sources of build-system probes: autoconf's ``conftest*.c``, CMake's
+#: ``try_compile`` projects.  They are compiled to objects like any TU but are
+#: not code anybody ships, so the corpus leaves them out.
+_PROBE_NAMES = re.compile(r"^conftest[0-9]*\.(c|cc|cpp|cxx|C|m)$")
+_PROBE_DIRS = ("/CMakeFiles/CMakeTmp", "/CMakeFiles/CMakeScratch/", "/CMakeFiles/CheckTypeSize",
+               "/CMakeFiles/CMakeScratch")
+
+
+def is_build_probe(source: str, cwd: str = "") -> bool:
+    """True if ``source`` (compiled in ``cwd``) is a configure or CMake probe."""
+    if _PROBE_NAMES.match(os.path.basename(source)):
+        return True
+    return any(d in p for p in (source, cwd) for d in _PROBE_DIRS)
+
+
+def unique_records(corpus: str, probes: bool = False):
     """Yield ``(record, ir_path, ir_bytes)`` for the first record of each IR hash in
-    ``corpus/records.jsonl`` whose IR file exists (unreadable lines are skipped)."""
+    ``corpus/records.jsonl`` whose IR file exists (unreadable lines are skipped).
+
+    Build-system probes (:func:`is_build_probe`) are left out unless ``probes``.
+    """
     seen: set[str] = set()
     with open(os.path.join(corpus, "records.jsonl"), encoding="utf-8") as f:
         for line in f:
@@ -45,6 +64,8 @@ def unique_records(corpus: str):
             if h in seen:
                 continue
             seen.add(h)
+            if not probes and is_build_probe(r.get("source", ""), r.get("cwd", "")):
+                continue
             path = os.path.join(corpus, "ir", h[:2], h + ".ll")
             try:
                 size = os.path.getsize(path)

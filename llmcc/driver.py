@@ -118,7 +118,8 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
 
 def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
                       cand: Candidate, *, direct_oz: bool = True, measure: bool = True,
-                      unit: cmdline.Unit | None = None) -> Candidate:
+                      unit: cmdline.Unit | None = None,
+                      codegen_memo: dict | None = None) -> Candidate:
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
@@ -126,6 +127,11 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     ``unit`` is given (byte-identical to the user's build without llmcc), else
     clang's own ``-Oz`` pipeline on the IR, unless ``direct_oz`` is False; every other pipeline runs through ``opt -p`` (with clang's ``-Oz``
     pipeline text in place of :data:`OZ`) and then clang's code generator alone.
+
+    ``codegen_memo`` (for measuring only, as the tuner does) maps a hash of
+    ``opt``'s output bitcode to the size it compiled to: a pipeline whose
+    output is byte-identical to an earlier one's gets that size without code
+    generation, and ``cand.obj`` is then not written.
 
     Raises:
         CandidateError: ``opt`` or codegen failed or timed out.
@@ -157,6 +163,15 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
                  ctx.cfg.timeout)
         if r.returncode != 0:
             raise CandidateError(f"opt failed with exit code {r.returncode}")
+        memo_key = None
+        if codegen_memo is not None and measure:
+            import xxhash
+            with open(opt_out, "rb") as f:
+                memo_key = xxhash.xxh3_128_hexdigest(f.read())
+            if memo_key in codegen_memo:
+                cand.stderr = r.stderr
+                cand.size = codegen_memo[memo_key]
+                return cand
         r = _run([ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
                  ctx.cfg.timeout)
         if r.returncode != 0:
@@ -165,6 +180,8 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     if measure:
         from .objsize import object_size  # pyelftools is not needed on cache hits
         cand.size = object_size(cand.obj).total
+        if codegen_memo is not None and cand.pipeline not in (OZ, SOURCE_OS) and memo_key:
+            codegen_memo[memo_key] = cand.size
     return cand
 
 

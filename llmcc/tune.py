@@ -169,6 +169,8 @@ class Evaluator:
 
     Attributes:
         compiles: number of candidate compilations run (opt + codegen pairs).
+        codegens_saved: compiles whose ``opt`` output was byte-identical to an
+            earlier pipeline's on the same TU, so code generation was skipped.
         failures: list of (ir_hash, pipeline, error) for crashes and timeouts.
     """
 
@@ -183,6 +185,7 @@ class Evaluator:
         self.ctx = Context(cfg=Config(cache_dir=os.path.join(state_dir, "cache"),
                                       timeout=timeout), tc=tc, env=env)
         self.compiles = 0
+        self.codegens_saved = 0
         self.failures: list[tuple[str, str, str]] = []
         self._memo: dict[str, int | None] = {}
         self._tu: TU | None = None
@@ -194,6 +197,7 @@ class Evaluator:
         """Start measuring on ``tu`` (clears the memo)."""
         self._tu = tu
         self._memo = {}
+        self._codegen_memo: dict[str, int] = {}
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
             self._ir_text = f.read()
         self._comp = cmdline.Compile(units=(), common=tu.codegen_args, preprocessor=(),
@@ -208,7 +212,11 @@ class Evaluator:
         cand = Candidate(pipeline, os.path.join(self._work, "c.o"))
         self.compiles += 1
         try:
-            compile_candidate(self.ctx, self._comp, self._tu.ir_path, self._ir_text, cand)
+            known = len(self._codegen_memo)
+            compile_candidate(self.ctx, self._comp, self._tu.ir_path, self._ir_text, cand,
+                              codegen_memo=self._codegen_memo)
+            if pipeline != OZ and len(self._codegen_memo) == known:
+                self.codegens_saved += 1
             result = cand.size
         except (LlmccError, OSError) as e:
             result = None
@@ -334,11 +342,15 @@ def _label_job(args) -> tuple[dict, list]:
     tu, pipelines = args
     ev = _WORKER["ev"]
     ev.failures = []
+    t0 = time.perf_counter()
+    start, saved = ev.compiles, ev.codegens_saved
     ev.select(tu)
     oz = ev.size(OZ)
     sizes = {p: ev.size(p) for p in pipelines} if oz is not None else {}
     return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
-            "ir_bytes": tu.ir_bytes, "sizes": sizes}, ev.failures
+            "ir_bytes": tu.ir_bytes, "sizes": sizes, "compiles": ev.compiles - start,
+            "codegens_saved": ev.codegens_saved - saved,
+            "seconds": round(time.perf_counter() - t0, 3)}, ev.failures
 
 
 def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir: str,
@@ -408,7 +420,14 @@ def broadcast_set(out_dir: str, top: int) -> list[str]:
 
 def cmd_broadcast(ns) -> int:
     """Label every TU with the size under each broadcast pipeline (``OUT/labels.jsonl``)."""
-    pipelines = broadcast_set(ns.out, ns.top)
+    if ns.pipelines:
+        try:
+            with open(ns.pipelines, encoding="utf-8") as f:
+                pipelines = [check_pipeline(p) for p in json.load(f)["pipelines"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"llmcc tune broadcast: cannot use {ns.pipelines}: {e}")
+    else:
+        pipelines = broadcast_set(ns.out, ns.top)
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)[: ns.limit or None]
@@ -581,6 +600,9 @@ def main(argv: list[str]) -> int:
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
             s.add_argument("--add", action="append", help="also label this pipeline")
+            s.add_argument("--pipelines", default=None, metavar="JSON",
+                           help="label these pipelines (a coreset JSON file) instead of the "
+                                "broadcast set")
     c = sub.add_parser("coreset", parents=[common])
     c.add_argument("--k", type=int, default=64)
     c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))

@@ -38,3 +38,44 @@ def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     assert b"autotuner (validation, 4 TUs)" in r.stdout
     assert b"static ranker k=1" in r.stdout
+
+
+def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_env, tmp_path):
+    proj = tmp_path / "proj"
+    write_project(proj)
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    # a configure probe compiled to an object: recorded, but not a corpus TU
+    (proj / "conftest.c").write_text("int probe_only(int x) { return x * 3; }\n")
+    assert run([llmcc, "-O2", "-c", "conftest.c", "-o", "conftest.o"], env=env,
+               cwd=proj).returncode == 0
+    assert "conftest.c" in (rec / "records.jsonl").read_text()
+    from llmcc.corpus import unique_records
+    sources = [r["source"] for r, _, _ in unique_records(str(rec))]
+    assert sources and not any(s.endswith("conftest.c") for s in sources)
+
+    pipes = tmp_path / "pipes.json"
+    same = ["function(instcombine)", "function(instcombine,instcombine)"]
+    pipes.write_text(json.dumps({"pipelines": same + ["function(sroa)"]}))
+    out = tmp_path / "tune"
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    r = run([llmcc, "tune", "broadcast", "--corpus", str(rec), "--out", str(out), "--packages",
+             str(pk), "--jobs", "1", "--pipelines", str(pipes)], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    labels = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    assert len(labels) == len(sources)
+    for lab in labels:
+        assert set(lab["sizes"]) == set(same + ["function(sroa)"])
+        assert lab["compiles"] == 4
+    # instcombine twice gives the same bitcode as once on these TUs: no second codegen
+    assert sum(lab["codegens_saved"] for lab in labels) >= 1
+    assert all(lab["sizes"][same[0]] == lab["sizes"][same[1]] for lab in labels
+               if lab["codegens_saved"])
+
+    pipes.write_text("{not json")
+    r = run([llmcc, "tune", "broadcast", "--corpus", str(rec), "--out", str(out), "--packages",
+             str(pk), "--pipelines", str(pipes)], env=llmcc_env)
+    assert r.returncode != 0 and b"cannot use" in r.stderr

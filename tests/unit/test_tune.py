@@ -58,3 +58,13 @@ def test_greedy_coreset_orders_by_marginal_gain():
 def test_greedy_coreset_stops_when_nothing_helps():
     labels = [_label(100, a=100, b=None)]
     assert greedy_coreset(labels, ["a", "b"], k=5) == []
+
+
+def test_build_probes_are_recognised():
+    from llmcc.corpus import is_build_probe
+    assert is_build_probe("/b/pkg/conftest.c", "/b/pkg")
+    assert is_build_probe("/b/pkg/conftest2.cpp")
+    assert is_build_probe("/b/pkg/build/CMakeFiles/CMakeScratch/TryCompile-x/src.c")
+    assert is_build_probe("src.c", "/b/build/CMakeFiles/CMakeTmp")
+    assert not is_build_probe("/b/pkg/lib/sh/tmpfile.c", "/b/pkg/lib/sh")
+    assert not is_build_probe("/b/pkg/src/conftest_helpers.c")
