@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatch
 from importlib import resources
@@ -514,6 +515,28 @@ def fallbacks(counters: dict[str, int]) -> int:
     return sum(v for k, v in counters.items() if k.startswith("fallback: "))
 
 
+def tradeoff(counters: dict[str, int]) -> list[dict]:
+    """Size against compile count over k from a cold build's counters.
+
+    The driver adds, for every search, the bytes it would have kept had it tried
+    only the ranker's first j pipelines (``bytes with k=j``, j = 0..k; j = 0 is
+    ``-Oz`` alone). Returns one point per j: ``k``, ``compiles_per_tu`` (j + 1),
+    ``bytes`` and ``reduction_pct`` against j = 0; empty without searches.
+    """
+    points = {}
+    for key, v in counters.items():
+        if key.startswith("bytes with k="):
+            try:
+                points[int(key[len("bytes with k="):])] = v
+            except ValueError:
+                continue
+    base = points.get(0)
+    if not base:
+        return []
+    return [{"k": j, "compiles_per_tu": j + 1, "bytes": points[j],
+             "reduction_pct": 100.0 * (base - points[j]) / base} for j in sorted(points)]
+
+
 def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
     """The figures of one project's table (sizes in bytes, times in seconds)."""
     oz, cold, warm = builds["oz"], builds["cold"], builds.get("warm")
@@ -537,6 +560,7 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
         "tests_llmcc": cold.test_passed,
         "cold_hit_rate": hit_rate(cold.stats),
         "cold_fallbacks": fallbacks(cold.stats),
+        "tradeoff": tradeoff(cold.stats),
     }
     if warm is not None:
         s.update(
@@ -570,7 +594,55 @@ def total_summary(projects: list[dict]) -> dict:
     s["tests_oz"] = [p["summary"]["tests_oz"] for p in done]
     s["tests_llmcc"] = [p["summary"]["tests_llmcc"] for p in done]
     s["failed_projects"] = [p["name"] for p in projects if "error" in p]
+    sums: Counter = Counter()
+    for p in done:
+        for pt in p["summary"].get("tradeoff", []):
+            sums[f"bytes with k={pt['k']}"] += pt["bytes"]
+    ks = [len(p["summary"].get("tradeoff", [])) for p in done]
+    s["tradeoff"] = tradeoff(sums) if ks and len(set(ks)) == 1 else []
     return s
+
+
+def plot(report: dict, path: str) -> None:
+    """Write a PNG: the distribution of per-TU reductions against ``-Oz`` (left) and
+    the total reduction against compiles per TU over k (right), per project.
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install llmcc[bench]``).
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    done = [p for p in report["projects"] if "summary" in p]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    reductions = [[100.0 * (t["oz"] - t["llmcc"]) / t["oz"] for t in p["tus"] if t["oz"]]
+                  for p in done]
+    flat = [r for rs in reductions for r in rs]
+    if flat:
+        lo, hi = min(min(flat), 0.0), max(max(flat), 0.5)
+        bins = [lo + i * (hi - lo) / 40 for i in range(41)]
+        left.hist(reductions, bins=bins, stacked=True, label=[p["name"] for p in done])
+    left.set_xlabel("object size reduction against clang -Oz per TU (%)")
+    left.set_ylabel("TUs")
+    left.set_yscale("symlog")
+    left.set_title(f"{len(flat)} TUs, ranker {report['ranker']}, k={report['candidates']}")
+    left.legend(fontsize=7)
+    for p in done + [{"name": "total", "summary": report["total"]}]:
+        pts = p["summary"].get("tradeoff", [])
+        if pts:
+            right.plot([x["compiles_per_tu"] for x in pts], [x["reduction_pct"] for x in pts],
+                       marker="o", linewidth=2.5 if p["name"] == "total" else 1,
+                       label=p["name"])
+    right.set_xlabel("compiles per TU (-Oz + k candidates)")
+    right.set_ylabel("total reduction against clang -Oz (%)")
+    right.set_title("size / compile-count trade-off (cold build)")
+    right.grid(alpha=0.3)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------- one project
@@ -789,6 +861,9 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
                     help="work directory for sources, build trees, caches and logs "
                     "(default: llmcc-bench in the user cache directory); sources are reused")
     ap.add_argument("--json", metavar="FILE", help="write every figure, per TU too, to FILE")
+    ap.add_argument("--plot", metavar="FILE",
+                    help="PNG plot of per-TU reductions and of size against compiles per TU "
+                    "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
     ap.add_argument("--candidates", type=int, default=None, metavar="K",
                     help="pipelines tried besides -Oz (default: llmcc's configured k)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
@@ -917,6 +992,13 @@ def main(argv: list[str]) -> int:
     print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
           "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
           "cold/warm: configure+build wall time as a multiple of the -Oz build's")
+    plot_path = ns.plot or os.path.join(st.work, "llmcc-bench.png")
+    try:
+        plot(report, plot_path)
+        print(f"plot: {plot_path}")
+    except ImportError:
+        print("plot: not written (matplotlib is missing: pip install 'llmcc[bench]')",
+              file=sys.stderr)
     if ns.json:
         tmp = ns.json + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

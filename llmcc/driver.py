@@ -497,6 +497,14 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     ctx.debug(f"{unit.source}: " + ", ".join(
         f"{c.pipeline}={c.size if c.size is not None else 'failed'}" for c in cands)
         + f" -> {winner.pipeline}")
+    # The size/compile-count trade-off: the bytes this search would have kept
+    # with only the ranker's first j pipelines, for j = 0..k (`llmcc bench` plots it).
+    fixed = len(cands) - len(proposed)
+    best = min(c.size for c in cands[:fixed] if c.size is not None)
+    for j in range(k + 1):
+        if 0 < j <= len(proposed) and cands[fixed + j - 1].size is not None:
+            best = min(best, cands[fixed + j - 1].size)
+        ctx.counts[f"bytes with k={j}"] += best
     return winner, base.size
 
 

@@ -12,7 +12,9 @@ import subprocess
 def test_bench_zlib(tmp_path):
     work, report = tmp_path / "work", tmp_path / "report.json"
     env = dict(os.environ, LLMCC_CONFIG=str(tmp_path / "no-config.toml"))
-    r = subprocess.run(["llmcc", "bench", "zlib", "--work", str(work), "--json", str(report)],
+    png = tmp_path / "bench.png"
+    r = subprocess.run(["llmcc", "bench", "zlib", "--work", str(work), "--json", str(report),
+                        "--plot", str(png)],
                        env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "zlib" in r.stdout and "total" in r.stdout
@@ -31,6 +33,14 @@ def test_bench_zlib(tmp_path):
     # every object was matched between the builds and measured
     assert zlib["unmatched"] == []
     assert all(t["llmcc"] <= t["oz"] and t["warm"] == t["llmcc"] for t in zlib["tus"])
+
+    # the size / compile-count trade-off over k: -Oz alone first, never worse with more k
+    pts = s["tradeoff"]
+    assert [p["k"] for p in pts] == list(range(data["candidates"] + 1))
+    assert pts[0]["reduction_pct"] == 0.0
+    assert all(a["bytes"] >= b["bytes"] for a, b in zip(pts, pts[1:]))
+    assert pts[-1]["bytes"] < pts[0]["bytes"]  # zlib has TUs that improve
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"plot: {png}" in r.stdout
 
     # the unpacked source stays in the work directory for the next run
     assert (work / "zlib" / "src" / "zlib.h").exists()
