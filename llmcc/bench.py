@@ -726,6 +726,116 @@ def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
     return out
 
 
+def corrupt_cache(cache_dir: str) -> dict[str, int]:
+    """Damage every stored decision of ``cache_dir`` in place, in turn: truncate one
+    to zero bytes, overwrite the next with garbage, cut the next in half.
+
+    Returns:
+        How many entry files were damaged each way (``truncated``, ``garbage``, ``cut``).
+    """
+    done = Counter()
+    files = sorted(glob.glob(os.path.join(cache_dir, "entries", "*", "*.json"))
+                   + glob.glob(os.path.join(cache_dir, "preprocessed", "*", "*.json")))
+    for i, path in enumerate(files):
+        with open(path, "r+b") as f:
+            data = f.read()
+            f.seek(0)
+            if i % 3 == 0:
+                f.truncate(0)
+                done["truncated"] += 1
+            elif i % 3 == 1:
+                f.write(b"\x00\xffnot a cache entry{" * 3)
+                f.truncate()
+                done["garbage"] += 1
+            else:
+                f.truncate(len(data) // 2)
+                done["cut"] += 1
+    return dict(done)
+
+
+def damaged_entries(cache_dir: str) -> int:
+    """Entry files of ``cache_dir`` that are not valid JSON (damaged and never rewritten)."""
+    n = 0
+    for path in (glob.glob(os.path.join(cache_dir, "entries", "*", "*.json"))
+                 + glob.glob(os.path.join(cache_dir, "preprocessed", "*", "*.json"))):
+        try:
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        except (OSError, ValueError):
+            n += 1
+    return n
+
+
+def stress_project(recipe: Recipe, st: Settings, jobs: int, progress) -> dict:
+    """Build ``recipe`` with llmcc twice at ``make -j<jobs>`` sharing one cache, damaging
+    every cache entry in between (:func:`corrupt_cache`); run the tests after each.
+
+    Returns:
+        A JSON-ready dict: ``name``, ``jobs``, ``objects``, ``damaged`` (per kind),
+        ``damaged_read`` (damaged entries the second build looked up: those
+        it rewrote; an entry keyed by a file name that changes from run to
+        run, such as a configure probe's, is never looked up again),
+        ``corrupt_counted`` (the second build's ``corrupt cache entries``
+        counter), ``differ`` (objects whose bytes changed between the builds),
+        ``tests`` (per build), ``fallbacks`` and ``passed``; or ``error``.
+    """
+    pdir = os.path.join(st.work, recipe.name)
+    os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+    out: dict = {"name": recipe.name, "jobs": jobs}
+    try:
+        progress(f"{recipe.name}: fetch")
+        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
+            src, _ = fetch_source(recipe, pdir, logf)
+            missing = missing_packages(recipe.build_deps)
+            if missing:
+                install_packages(missing, logf)
+        cache_dir = os.path.join(pdir, "stress-cache")
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        os.makedirs(cache_dir)
+        env = build_env(recipe, st.llmcc, st.llmccxx, jobs, {"LLMCC_CACHE_DIR": cache_dir}
+                        | ({"LLMCC_CANDIDATES": str(st.candidates)} if st.candidates is not None
+                           else {}))
+        first = build_variant(recipe, "stress1", src, pdir, env, True, st.timeout, progress)
+        first_stats = dict(stats.read(cache_dir))
+        out["damaged"] = corrupt_cache(cache_dir)
+        stats.zero(cache_dir)
+        second = build_variant(recipe, "stress2", src, pdir, env, True, st.timeout, progress)
+    except (BenchError, OSError) as e:
+        out["error"] = str(e)
+        return out
+    counters = dict(stats.read(cache_dir))
+    damaged = sum(out["damaged"].values())
+    out.update(
+        objects=len(first.digests),
+        damaged_read=damaged - damaged_entries(cache_dir),
+        corrupt_counted=counters.get("corrupt cache entries", 0),
+        differ=sorted(p for p in set(first.digests) | set(second.digests)
+                      if first.digests.get(p) != second.digests.get(p)),
+        tests=[first.test_passed, second.test_passed],
+        fallbacks=[fallbacks(first_stats), fallbacks(counters)],
+        wall_s=[first.wall_s, second.wall_s],
+    )
+    out["passed"] = (not out["differ"] and out["corrupt_counted"] >= out["damaged_read"]
+                     and all(t is not False for t in out["tests"]))
+    return out
+
+
+def stress_lines(results: list[dict]) -> list[str]:
+    """The stress table: one row per project."""
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["name"], str(r["jobs"]), "-", "-", "-", "-", "-", "FAILED: build"])
+            continue
+        rows.append([r["name"], str(r["jobs"]), str(r["objects"]),
+                     f"{sum(r['damaged'].values())}/{r['damaged_read']}/{r['corrupt_counted']}",
+                     str(len(r["differ"])), "/".join(_verdict(t) for t in r["tests"]),
+                     "/".join(str(f) for f in r["fallbacks"]),
+                     "passed" if r["passed"] else "FAILED"])
+    return _table(["project", "make -j", "objects", "damaged/read/counted", "objects differ",
+                   "tests 1st/2nd", "fallbacks", "result"], rows)
+
+
 def _build_json(b: Build) -> dict:
     d = asdict(b)
     d.pop("digests")
@@ -866,10 +976,16 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
     ap.add_argument("--candidates", type=int, default=None, metavar="K",
                     help="pipelines tried besides -Oz (default: llmcc's configured k)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                    help="parallel jobs per build (default: number of CPUs)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="parallel jobs per build (default: number of CPUs; with --stress "
+                    "2 x CPUs + 1)")
     ap.add_argument("--timeout", type=float, default=3600.0,
                     help="seconds allowed to each configure, build or test step (default: 3600)")
+    ap.add_argument("--stress", action="store_true",
+                    help="instead of comparing with -Oz: build each project with llmcc twice "
+                    "at make -j(2 x CPUs + 1) sharing one cache, damage every cache entry in "
+                    "between, and check that nothing fails, no object changes, the tests "
+                    "pass and every damaged entry is counted")
     ap.add_argument("--recipes-file", default=None, metavar="FILE",
                     help="read recipes from FILE instead of llmcc's own recipes.toml")
     return ap
@@ -895,7 +1011,7 @@ def _settings(ns: argparse.Namespace) -> Settings:
     return Settings(work=os.path.abspath(work),
                     clang=find_clang(False, self_paths(), env),
                     clangxx=find_clang(True, self_paths(), env),
-                    llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs),
+                    llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs or os.cpu_count() or 1),
                     candidates=ns.candidates, timeout=ns.timeout)
 
 
@@ -978,6 +1094,8 @@ def main(argv: list[str]) -> int:
     unknown = [n for n in names if n not in recipes]
     if unknown:
         ap.error(f"unknown recipes: {', '.join(unknown)} (known: {', '.join(recipes)})")
+    if ns.stress:
+        return _stress_main(ns, names, recipes)
     try:
         st = _settings(ns)
         report = run(names, recipes, st)
@@ -1006,3 +1124,31 @@ def main(argv: list[str]) -> int:
             f.write("\n")
         os.replace(tmp, ns.json)
     return exit_status(report["projects"])
+
+
+def _stress_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, Recipe]) -> int:
+    """``llmcc bench --stress``: print the stress table; 0 when every project passed."""
+    try:
+        st = _settings(ns)
+    except LlmccError as e:
+        print(f"llmcc bench: error: {e}", file=sys.stderr)
+        return 2
+    jobs = ns.jobs or 2 * (os.cpu_count() or 1) + 1
+    progress = Progress(len(names) * 7)
+    results = []
+    try:
+        for name in names:
+            results.append(stress_project(recipes[name], st, jobs, progress))
+    finally:
+        progress.close()
+    print("\n".join(stress_lines(results)))
+    print("\ndamaged/read/counted: cache entries damaged between the builds / of those, "
+          "looked up by the second build / corrupt entries the second build counted; "
+          "objects differ: objects whose bytes changed between the builds")
+    if ns.json:
+        with open(ns.json, "w", encoding="utf-8") as f:
+            json.dump({"stress": results}, f, indent=1)
+            f.write("\n")
+    if any("error" in r for r in results):
+        return 2
+    return 0 if all(r["passed"] for r in results) else 1

@@ -44,3 +44,21 @@ def test_bench_zlib(tmp_path):
 
     # the unpacked source stays in the work directory for the next run
     assert (work / "zlib" / "src" / "zlib.h").exists()
+
+
+def test_bench_stress_zlib_survives_damaged_cache(tmp_path):
+    work, report = tmp_path / "work", tmp_path / "stress.json"
+    env = dict(os.environ, LLMCC_CONFIG=str(tmp_path / "no-config.toml"))
+    r = subprocess.run(["llmcc", "bench", "--stress", "zlib", "--work", str(work),
+                        "--json", str(report)],
+                       env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout + r.stderr
+    (z,) = json.loads(report.read_text())["stress"]
+    assert z["jobs"] > (os.cpu_count() or 1)
+    assert z["objects"] >= 30
+    damaged = sum(z["damaged"].values())
+    assert damaged >= 2 * z["objects"]  # decisions by IR and by preprocessed source
+    assert z["damaged_read"] >= z["objects"]
+    assert z["corrupt_counted"] >= z["damaged_read"]
+    assert z["differ"] == [] and z["tests"] == [True, True] and z["fallbacks"] == [0, 0]
+    assert "passed" in r.stdout
