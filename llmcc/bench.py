@@ -89,6 +89,8 @@ class Recipe:
         cflags: the project's usual flags without ``-O``; ``-Oz`` is appended.
         objects: file-name patterns of object files to measure.
         version: optional Debian version to fetch (``source=version``).
+        path: a local source tree to build instead of a Debian package
+            (``--project``); it is copied, never built in place.
     """
 
     name: str
@@ -100,6 +102,40 @@ class Recipe:
     cflags: str = ""
     objects: tuple[str, ...] = ("*.o",)
     version: str = ""
+    path: str = ""
+
+
+#: Build command of a ``--project`` directory of standalone sources without a
+#: ``--build``: every C and C++ file is compiled to an object beside it, with the
+#: flags of the directory's ``compile_flags.txt`` (clang tooling's convention,
+#: one flag per line) and then CFLAGS/CXXFLAGS.
+STANDALONE_BUILD = r"""
+set -e
+flags=""
+[ -f compile_flags.txt ] && flags=$(grep -v '^[[:space:]]*$' compile_flags.txt | tr '\n' ' ')
+find . -name '*.c' -print0 | xargs -0 -r -n1 -P "$JOBS" sh -c \
+  'exec $CC '"$flags"' $CFLAGS -c "$1" -o "${1%.c}.o"' sh
+find . \( -name '*.cc' -o -name '*.cpp' -o -name '*.cxx' \) -print0 | \
+  xargs -0 -r -n1 -P "$JOBS" sh -c 'exec $CXX '"$flags"' $CXXFLAGS -c "$1" -o "${1%.*}.o"' sh
+"""
+
+
+def project_recipe(path: str, build: str = "", configure: str = "", test: str = "",
+                   cflags: str = "", objects: tuple[str, ...] = ("*.o",)) -> Recipe:
+    """A recipe for a local project directory (``llmcc bench --project DIR``).
+
+    Without ``build`` the directory is taken as standalone C/C++ files, compiled
+    one by one with :data:`STANDALONE_BUILD`.
+
+    Raises:
+        BenchError: ``path`` is not a directory.
+    """
+    if not os.path.isdir(path):
+        raise BenchError(f"--project {path}: not a directory")
+    path = os.path.abspath(path)
+    return Recipe(name=os.path.basename(path.rstrip(os.sep)) or "project", source=path,
+                  configure=configure, build=build or STANDALONE_BUILD, test=test,
+                  cflags=cflags, objects=objects, path=path)
 
 
 def load_recipes(path: str | None = None) -> dict[str, Recipe]:
@@ -127,6 +163,8 @@ def load_recipes(path: str | None = None) -> dict[str, Recipe]:
         for key in ("build_deps", "objects"):
             if key in kw:
                 kw[key] = tuple(kw[key])
+        if kw.get("path") and path is not None:  # relative to the recipes file
+            kw["path"] = os.path.join(os.path.dirname(os.path.abspath(path)), kw["path"])
         out[name] = Recipe(name=name, **kw)
     return out
 
@@ -297,6 +335,8 @@ def fetch_source(recipe: Recipe, pdir: str, logf) -> tuple[str, str]:
     Raises:
         BenchError: ``apt-get source`` or ``dpkg-source -x`` failed.
     """
+    if recipe.path:
+        return recipe.path, "local"
     dl, src = os.path.join(pdir, "dl"), os.path.join(pdir, "src")
     os.makedirs(dl, exist_ok=True)
     dscs = sorted(glob.glob(os.path.join(dl, "*.dsc")))
@@ -986,6 +1026,17 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
                     "at make -j(2 x CPUs + 1) sharing one cache, damage every cache entry in "
                     "between, and check that nothing fails, no object changes, the tests "
                     "pass and every damaged entry is counted")
+    ap.add_argument("--project", metavar="DIR",
+                    help="bench a local project instead of recipes: its --configure, --build "
+                    "and --test commands run in a copy of DIR; without --build, DIR's C/C++ "
+                    "files are compiled one by one with the flags of DIR/compile_flags.txt")
+    ap.add_argument("--configure", default="", metavar="CMD", help="with --project")
+    ap.add_argument("--build", default="", metavar="CMD",
+                    help='with --project, e.g. \'make -j"$JOBS"\' (CC, CXX, CFLAGS, CXXFLAGS, '
+                    "JOBS are set; CFLAGS ends in -Oz)")
+    ap.add_argument("--test", default="", metavar="CMD", help="with --project")
+    ap.add_argument("--cflags", default="", metavar="FLAGS",
+                    help="with --project: flags before -Oz in CFLAGS and CXXFLAGS")
     ap.add_argument("--recipes-file", default=None, metavar="FILE",
                     help="read recipes from FILE instead of llmcc's own recipes.toml")
     return ap
@@ -1090,6 +1141,17 @@ def main(argv: list[str]) -> int:
         return 2
     ap = _parser(recipes)
     ns = ap.parse_args(argv)
+    if ns.project:
+        if ns.recipes:
+            ap.error("give recipes or --project, not both")
+        try:
+            r = project_recipe(ns.project, ns.build, ns.configure, ns.test, ns.cflags)
+        except BenchError as e:
+            print(f"llmcc bench: error: {e}", file=sys.stderr)
+            return 2
+        recipes = {r.name: r}
+    elif ns.build or ns.configure or ns.test or ns.cflags:
+        ap.error("--configure, --build, --test and --cflags need --project")
     names = ns.recipes or list(recipes)
     unknown = [n for n in names if n not in recipes]
     if unknown:

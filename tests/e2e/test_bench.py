@@ -62,3 +62,44 @@ def test_bench_stress_zlib_survives_damaged_cache(tmp_path):
     assert z["corrupt_counted"] >= z["damaged_read"]
     assert z["differ"] == [] and z["tests"] == [True, True] and z["fallbacks"] == [0, 0]
     assert "passed" in r.stdout
+
+
+def _bench_project(tmp_path, *args):
+    report = tmp_path / "report.json"
+    env = dict(os.environ, LLMCC_CONFIG=str(tmp_path / "no-config.toml"))
+    r = subprocess.run(["llmcc", "bench", "--work", str(tmp_path / "work"), "--json",
+                        str(report), "--candidates", "2", *args],
+                       env=env, capture_output=True, text=True, timeout=900)
+    return r, (json.loads(report.read_text()) if report.exists() else None)
+
+
+def test_bench_local_project_with_build_and_test_commands(tmp_path):
+    from tests.e2e.project import N_FILES, write_project
+    proj = tmp_path / "demo"
+    expected = write_project(proj)
+    (proj / "expected.txt").write_bytes(expected)
+    r, data = _bench_project(tmp_path, "--project", str(proj),
+                             "--build", 'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"',
+                             "--test", "./prog | cmp - expected.txt")
+    assert r.returncode == 0, r.stdout + r.stderr
+    (p,) = data["projects"]
+    s = p["summary"]
+    assert p["name"] == "demo" and s["tus"] == N_FILES + 1 and s["regressed"] == 0
+    assert s["tests_oz"] is True and s["tests_llmcc"] is True
+    assert not (proj / "prog").exists()  # built in a copy, never in place
+
+
+def test_bench_standalone_files_use_compile_flags_txt(tmp_path):
+    src = tmp_path / "files"
+    src.mkdir()
+    (src / "compile_flags.txt").write_text("-DSCALE=3\n-Wall\n")
+    (src / "a.c").write_text("int a(int x) { return x * SCALE; }\n")
+    (src / "b.cc").write_text("int b(int x) { return x + SCALE; }\n")
+    r, data = _bench_project(tmp_path, "--project", str(src))
+    assert r.returncode == 0, r.stdout + r.stderr
+    (p,) = data["projects"]
+    assert [t["path"] for t in p["tus"]] == ["a.o", "b.o"]  # SCALE came from the file
+    assert p["summary"]["tests_llmcc"] is None
+
+    r, _ = _bench_project(tmp_path, "--project", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "not a directory" in r.stderr
