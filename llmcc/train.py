@@ -77,7 +77,12 @@ def train_tokenizer(texts, vocab_size: int, path: str):
 
 
 def build_model(vocab: int, n_out: int, d: int = 64, layers: int = 2):
-    """The torch model: tokens [C, T] int64, features [F] float -> ratios [K]."""
+    """The torch model: tokens [C, T] int64, features [F] float -> scores [K].
+
+    ``forward`` scores one TU (the exported ONNX graph); :meth:`forward_batch`
+    scores several TUs at once for training (their chunks run through the encoder
+    as one batch, then are averaged per TU). Lower scores rank first.
+    """
     import torch
     from torch import nn
 
@@ -91,17 +96,38 @@ def build_model(vocab: int, n_out: int, d: int = 64, layers: int = 2):
             self.feat = nn.Linear(M.N_FEATURES, d)
             self.head = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, n_out))
 
-        def forward(self, tokens, features):
-            mask = tokens != M.PAD                       # [C, T]
+        def chunks(self, tokens):
+            """[C, T] tokens -> [C, d] chunk vectors (masked mean over tokens)."""
+            mask = tokens != M.PAD
             x = self.emb(tokens) + self.pos[: tokens.shape[1]]
-            x = self.enc(x, src_key_padding_mask=~mask)  # [C, T, d]
+            x = self.enc(x, src_key_padding_mask=~mask)
             m = mask.unsqueeze(-1).to(x.dtype)
-            chunk = (x * m).sum(1) / m.sum(1).clamp(min=1.0)   # [C, d]
-            tu = chunk.mean(0)                                # [d]
+            return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+
+        def score(self, tu, features):
             h = torch.cat([tu, torch.relu(self.feat(features))], -1)
             return 1.0 + 0.1 * self.head(h)                   # ratios near 1
 
+        def forward(self, tokens, features):
+            return self.score(self.chunks(tokens).mean(0), features)
+
+        def forward_batch(self, tokens: list, features):
+            """tokens: list of [C_i, T]; features [B, F] -> [B, K]."""
+            sizes = [t.shape[0] for t in tokens]
+            vecs = self.chunks(torch.cat(tokens, 0)).split(sizes, 0)
+            tu = torch.stack([v.mean(0) for v in vecs])
+            return self.score(tu, features)
+
     return Ranker()
+
+
+def ranking_loss(pred, y, temperature: float = 0.01):
+    """Listwise loss (ListNet): cross-entropy between softmax(-y / t) and
+    softmax(-pred / t) over the pipelines of each TU. ``pred``, ``y``: [B, K]
+    size ratios; ``t`` in ratio units (0.01 = 1% of the -Oz size)."""
+    import torch
+    target = torch.softmax(-y / temperature, -1)
+    return -(target * torch.log_softmax(-pred / temperature, -1)).sum(-1).mean()
 
 
 def fit(ns) -> int:
@@ -135,26 +161,38 @@ def fit(ns) -> int:
     net = build_model(tok.get_vocab_size(), len(pipelines), ns.dim, ns.layers)
     opt = torch.optim.AdamW(net.parameters(), lr=ns.lr, weight_decay=0.01)
     rng = random.Random(SEED)
+    train_chunks = max(1, min(ns.train_chunks, M.MAX_CHUNKS))
     for epoch in range(ns.epochs):
         net.train()
         order = list(range(len(train)))
         rng.shuffle(order)
-        total = 0.0
+        total, steps = 0.0, 0
         for start in range(0, len(order), ns.batch):
+            batch = [train[i] for i in order[start:start + ns.batch]]
+            # at most train_chunks chunks per TU per step, a seeded random subset
+            toks = []
+            for d in batch:
+                t = d["tokens"]
+                if t.shape[0] > train_chunks:
+                    keep = sorted(rng.sample(range(t.shape[0]), train_chunks))
+                    t = t[keep]
+                toks.append(t)
+            feats = torch.stack([d["features"] for d in batch])
+            y = torch.stack([d["y"] for d in batch])
             opt.zero_grad()
-            loss = 0.0
-            for i in order[start:start + ns.batch]:
-                d = train[i]
-                pred = net(d["tokens"], d["features"])
+            pred = net.forward_batch(toks, feats)
+            if ns.loss == "listwise":
+                loss = ranking_loss(pred, y) + 0.1 * ((pred - y) * 100).pow(2).mean()
+            else:
                 # squared error on the ratio, scaled so a 1% error costs 1
-                loss = loss + ((pred - d["y"]) * 100).pow(2).mean()
-            loss = loss / len(order[start:start + ns.batch])
+                loss = ((pred - y) * 100).pow(2).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             total += float(loss)
-        print(f"epoch {epoch + 1}/{ns.epochs}: loss {total / max(1, len(order) // ns.batch):.3f}",
-              file=sys.stderr)
+            steps += 1
+        print(f"epoch {epoch + 1}/{ns.epochs}: loss {total / max(1, steps):.3f} "
+              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     net.eval()
     export(net, tok.get_vocab_size(), ns.out)
     import hashlib
@@ -165,6 +203,7 @@ def fit(ns) -> int:
     digest.update("\n".join(pipelines).encode())
     card = {"id": digest.hexdigest()[:16], "pipelines": pipelines, "seed": SEED,
             "train_tus": len(train), "epochs": ns.epochs, "dim": ns.dim, "layers": ns.layers,
+            "loss": ns.loss, "batch": ns.batch, "lr": ns.lr, "train_chunks": train_chunks,
             "vocab": tok.get_vocab_size(), "chunk_tokens": M.CHUNK_TOKENS,
             "max_chunks": M.MAX_CHUNKS, "train_seconds": round(time.perf_counter() - t0, 1)}
     with open(os.path.join(ns.out, "model.json"), "w", encoding="utf-8") as f:
@@ -252,6 +291,12 @@ def main(argv: list[str]) -> int:
             s.add_argument("--layers", type=int, default=2)
             s.add_argument("--vocab", type=int, default=2000)
             s.add_argument("--threads", type=int, default=2)
+            s.add_argument("--loss", default="listwise", choices=("listwise", "mse"),
+                           help="listwise ranking loss (ListNet, plus a small squared error "
+                                "on the ratios) or squared error alone")
+            s.add_argument("--train-chunks", type=int, default=8,
+                           help="chunks per TU per training step (a seeded random subset; "
+                                "inference uses up to %d)" % M.MAX_CHUNKS)
             s.set_defaults(fn=fit)
         else:
             s.add_argument("--model", default=os.path.join(here, "model"))
