@@ -660,7 +660,7 @@ def plot(report: dict, path: str) -> None:
     flat = [r for rs in reductions for r in rs]
     if flat:
         lo, hi = min(min(flat), 0.0), max(max(flat), 0.5)
-        bins = [lo + i * (hi - lo) / 40 for i in range(41)]
+        bins = [lo + i * (hi - lo) / 40 for i in range(40)] + [hi]  # last edge exact
         left.hist(reductions, bins=bins, stacked=True, label=[p["name"] for p in done])
     left.set_xlabel("object size reduction against clang -Oz per TU (%)")
     left.set_ylabel("TUs")
