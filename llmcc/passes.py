@@ -159,7 +159,8 @@ def substitute_oz(pipeline: str, clang_oz: str) -> str:
 
 def with_mandatory_passes(pipeline: str) -> str:
     """``pipeline`` as ``opt`` must run it: with the always-inliner first unless it
-    starts with clang's ``-Oz`` pipeline (which inlines ``always_inline`` calls itself).
+    starts with clang's ``-Oz`` pipeline (which inlines ``always_inline`` calls itself),
+    and bare ``instcombine`` without its fixpoint check (see ``_BARE_INSTCOMBINE``).
 
     Source: clang runs ``always-inline`` at every level, ``-O0`` included
     (``PassBuilder::buildO0DefaultPipeline``): ``always_inline`` is a promise code
@@ -167,10 +168,20 @@ def with_mandatory_passes(pipeline: str) -> str:
     random search found pipelines that skip it and "win" by leaving such
     functions out of line (brotli's ``compress_fragment.c``, 65% smaller).
     """
+    pipeline = _BARE_INSTCOMBINE.sub("instcombine<no-verify-fixpoint>", pipeline)
     first = parse_pipeline(pipeline)[0].text()
     if first == OZ:
         return pipeline
     return "always-inline," + pipeline
+
+
+#: ``instcombine`` without parameters. In LLVM 19 a bare ``instcombine`` in
+#: ``opt -p`` verifies that one iteration reached a fixpoint and aborts
+#: ("Instruction Combining did not reach a fixpoint") when it did not; clang's
+#: own pipelines run ``instcombine<...;no-verify-fixpoint>``. The check is a
+#: debugging aid: with it off the output is the same whenever it would pass,
+#: so the driver runs bare ``instcombine`` as ``instcombine<no-verify-fixpoint>``.
+_BARE_INSTCOMBINE = re.compile(r"(?<![\w-])instcombine(?![\w<-])")
 
 
 def contains_oz(pipeline: str) -> bool:

@@ -431,11 +431,14 @@ def cmd_broadcast(ns) -> int:
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)[: ns.limit or None]
-    labelled = {r["ir_hash"]: r for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl"))}
+    have_sizes: dict[str, dict] = {}  # every record of a TU counts (later ones win)
+    for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl")):
+        have_sizes.setdefault(r["ir_hash"], {}).update(r.get("sizes") or {})
     jobs = []
     for t in tus:
-        have = labelled.get(t.ir_hash, {}).get("sizes", {})
-        missing = [p for p in pipelines if p not in have]
+        have = have_sizes.get(t.ir_hash, {})
+        missing = [p for p in pipelines
+                   if p not in have or (ns.retry_failed and have[p] is None)]
         if missing:
             jobs.append((t, missing))
     print(f"broadcast: {len(pipelines)} pipelines x {len(tus)} TUs, {len(jobs)} TUs to label",
@@ -600,6 +603,8 @@ def main(argv: list[str]) -> int:
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
             s.add_argument("--add", action="append", help="also label this pipeline")
+            s.add_argument("--retry-failed", action="store_true",
+                           help="measure again the pipelines that failed on a TU")
             s.add_argument("--pipelines", default=None, metavar="JSON",
                            help="label these pipelines (a coreset JSON file) instead of the "
                                 "broadcast set")

@@ -246,3 +246,37 @@ def test_special_file_output_is_written_into_not_replaced(tmp_path):
 def stat_is_fifo(path):
     import stat
     return stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+FIXPOINT_C = """\
+unsigned char *back_ref(const unsigned char *ip, unsigned char *op)
+{
+    unsigned t;
+    unsigned char *m_pos;
+    for (;;) {
+        m_pos = op;
+        t = *ip++ & 63;
+        m_pos -= t;
+        if (m_pos == op)
+            break;
+    }
+    return m_pos;
+}
+"""
+
+
+def test_bare_instcombine_runs_without_its_fixpoint_check(llmcc, clang, llmcc_env, tmp_path):
+    """LLVM 19's opt aborts on a bare `instcombine` that needs a second iteration (a
+    check clang's own pipelines turn off); llmcc runs it as clang does."""
+    src = tmp_path / "fp.c"
+    src.write_text(FIXPOINT_C)
+    ir = tmp_path / "fp.ll"
+    run([clang, "-Oz", "-Xclang", "-disable-llvm-passes", "-S", "-emit-llvm", str(src), "-o",
+         str(ir)], check=True)
+    opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
+    r = run([opt, "-p", "function(instcombine)", str(ir), "-o", str(tmp_path / "x.bc")])
+    assert r.returncode != 0 and b"did not reach a fixpoint" in r.stderr  # LLVM's behaviour
+    env = dict(llmcc_env, LLMCC_FORCE_PIPELINE="function(instcombine)", LLMCC_DEBUG="1")
+    r = run([llmcc, "-O2", "-c", str(src), "-o", str(tmp_path / "fp.o")], env=env)
+    assert r.returncode == 0 and b"falling back" not in r.stderr, r.stderr
+    assert b"forced pipeline function(instcombine):" in r.stderr

@@ -81,3 +81,14 @@ def test_always_inliner_is_mandatory_unless_oz_comes_first():
     assert with_mandatory_passes("function(sroa),default<Oz>") == (
         "always-inline,function(sroa),default<Oz>")
     assert with_mandatory_passes("globalopt") == "always-inline,globalopt"
+
+
+def test_bare_instcombine_runs_without_fixpoint_verification():
+    from llmcc.passes import with_mandatory_passes
+    assert with_mandatory_passes("function(instcombine,aggressive-instcombine)") == (
+        "always-inline,function(instcombine<no-verify-fixpoint>,aggressive-instcombine)")
+    assert with_mandatory_passes("default<Oz>,function(instcombine)") == (
+        "default<Oz>,function(instcombine<no-verify-fixpoint>)")
+    # explicit parameters are left as written
+    assert with_mandatory_passes("function(instcombine<max-iterations=2>)") == (
+        "always-inline,function(instcombine<max-iterations=2>)")
