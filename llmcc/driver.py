@@ -80,6 +80,15 @@ def _run(argv: list[str], timeout: float | None = None) -> subprocess.CompletedP
         raise CandidateError(f"cannot run {argv[0]}: {e}") from e
 
 
+def _why(stderr: bytes) -> str:
+    """The telling line of a tool's diagnostics (e.g. ``LLVM ERROR: ...``), for messages."""
+    lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    for ln in lines:  # the diagnosis, not the stack dump that follows it
+        if ln.startswith("LLVM ERROR") or "error:" in ln or "Assertion" in ln:
+            return f": {ln[:200]}"
+    return f": {lines[0][:200]}" if lines else ""
+
+
 def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     """clang's own ``-Oz`` pipeline text for these codegen flags (memoized on disk).
 
@@ -162,7 +171,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         r = _run([ctx.tc.opt] + opt_target_args(ir_text) + ["-p", pipeline, ir_path, "-o", opt_out],
                  ctx.cfg.timeout)
         if r.returncode != 0:
-            raise CandidateError(f"opt failed with exit code {r.returncode}")
+            raise CandidateError(f"opt failed with exit code {r.returncode}{_why(r.stderr)}")
         memo_key = None
         if codegen_memo is not None and measure:
             import xxhash
@@ -175,7 +184,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         r = _run([ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
                  ctx.cfg.timeout)
         if r.returncode != 0:
-            raise CandidateError(f"codegen failed with exit code {r.returncode}")
+            raise CandidateError(f"codegen failed with exit code {r.returncode}{_why(r.stderr)}")
     cand.stderr = r.stderr
     if measure:
         from .objsize import object_size  # pyelftools is not needed on cache hits

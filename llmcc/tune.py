@@ -15,7 +15,9 @@ in the output directory; a rerun skips what is done.
 Subcommands::
 
     llmcc tune search    --corpus DIR --out DIR [--budget N] [--jobs N] [--limit N]
-    llmcc tune broadcast --corpus DIR --out DIR [--top M] [--jobs N] [--limit N]
+    llmcc tune broadcast --corpus DIR --out DIR [--top M | --pipelines JSON] [--jobs N]
+                         [--limit N] [--retry-failed]
+    llmcc tune recheck   --corpus DIR --out DIR   (measure recorded failures again)
     llmcc tune coreset   --out DIR [--k K] [--write PATH]
     llmcc tune report    --out DIR
 """
@@ -460,11 +462,42 @@ def load_labels(out_dir: str) -> dict[str, dict]:
 
 
 def rejected_pipelines(out_dir: str) -> dict[str, str]:
-    """Pipelines that crashed or timed out on any corpus TU -> first error (PassListEval)."""
+    """Pipelines that crashed or timed out on any corpus TU -> first error (PassListEval).
+
+    A failure that ``llmcc tune recheck`` measured again successfully (the
+    driver changed how it runs the pipeline) no longer counts.
+    """
+    cleared = {(r["ir_hash"], r["pipeline"])
+               for r in _read_jsonl(os.path.join(out_dir, "rechecks.jsonl")) if r.get("ok")}
     out: dict[str, str] = {}
     for r in _read_jsonl(os.path.join(out_dir, "failures.jsonl")):
-        out.setdefault(r["pipeline"], r["error"])
+        if (r["ir_hash"], r["pipeline"]) not in cleared:
+            out.setdefault(r["pipeline"], r["error"])
     return out
+
+
+def cmd_recheck(ns) -> int:
+    """Measure every recorded failure again (``OUT/rechecks.jsonl``): after a driver
+    change, pipelines that now compile are no longer rejected."""
+    from tqdm import tqdm
+    tus = {t.ir_hash: t for t in load_corpus(ns.corpus, ns.packages, 1 << 62)}
+    pairs = sorted({(r["ir_hash"], r["pipeline"])
+                    for r in _read_jsonl(os.path.join(ns.out, "failures.jsonl"))})
+    pairs = [(h, p) for h, p in pairs if h in tus]
+    ev = Evaluator(ns.out, ns.timeout)
+    ok = 0
+    with open(os.path.join(ns.out, "rechecks.jsonl"), "a", encoding="utf-8") as out:
+        for h, p in tqdm(pairs, desc="recheck", unit="compile", file=sys.stderr):
+            ev.select(tus[h])
+            ev.failures = []
+            size = ev.size(p)
+            rec = {"ir_hash": h, "pipeline": p, "ok": size is not None,
+                   "error": ev.failures[0][2] if ev.failures else ""}
+            ok += size is not None
+            out.write(json.dumps(rec, sort_keys=True) + "\n")
+    print(f"recheck: {len(pairs)} recorded failures measured again, {ok} now compile, "
+          f"{len(pairs) - ok} still fail")
+    return 0
 
 
 def geomean_reduction(ratios: list[float]) -> float:
@@ -608,6 +641,11 @@ def main(argv: list[str]) -> int:
             s.add_argument("--pipelines", default=None, metavar="JSON",
                            help="label these pipelines (a coreset JSON file) instead of the "
                                 "broadcast set")
+    rc = sub.add_parser("recheck", parents=[common])
+    rc.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
+    rc.add_argument("--packages", default=default_packages)
+    rc.add_argument("--timeout", type=float, default=60.0)
+    rc.set_defaults(fn=cmd_recheck)
     c = sub.add_parser("coreset", parents=[common])
     c.add_argument("--k", type=int, default=64)
     c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))

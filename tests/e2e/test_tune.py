@@ -79,3 +79,31 @@ def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_en
     r = run([llmcc, "tune", "broadcast", "--corpus", str(rec), "--out", str(out), "--packages",
              str(pk), "--pipelines", str(pipes)], env=llmcc_env)
     assert r.returncode != 0 and b"cannot use" in r.stderr
+
+
+def test_recheck_clears_failures_that_now_compile(llmcc, llmcc_env, tmp_path):
+    from llmcc.tune import rejected_pipelines
+    proj = tmp_path / "proj"
+    write_project(proj)
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    from llmcc.corpus import unique_records
+    h = next(iter(unique_records(str(rec))))[0]["ir_hash"]
+    out = tmp_path / "tune"
+    out.mkdir()
+    # one failure recorded by an older driver that now compiles, one that still fails
+    (out / "failures.jsonl").write_text(
+        json.dumps({"ir_hash": h, "pipeline": "function(instcombine)",
+                    "error": "opt failed with exit code -6"}) + "\n" +
+        json.dumps({"ir_hash": h, "pipeline": "function(no-such-pass)",
+                    "error": "opt failed with exit code 1"}) + "\n")
+    assert set(rejected_pipelines(str(out))) == {"function(instcombine)", "function(no-such-pass)"}
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    r = run([llmcc, "tune", "recheck", "--corpus", str(rec), "--out", str(out), "--packages",
+             str(pk)], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"2 recorded failures measured again, 1 now compile, 1 still fail" in r.stdout
+    assert set(rejected_pipelines(str(out))) == {"function(no-such-pass)"}
