@@ -542,16 +542,27 @@ def greedy_coreset(labels: list[dict], pipelines: list[str], k: int) -> list[str
 
 
 def cmd_coreset(ns) -> int:
-    """Choose the coreset on the training split and write it (``llmcc/data/coreset.json``)."""
+    """Choose the coreset on the training split and write it (``llmcc/data/coreset.json``).
+
+    Candidates are every labelled pipeline (or those of ``--pool``) not rejected
+    by validation; only training TUs labelled with every candidate take part,
+    so a pipeline is never preferred because others were not measured.
+    """
     labels = load_labels(ns.out)
     rejected = rejected_pipelines(ns.out)
+    if ns.pool:
+        with open(ns.pool, encoding="utf-8") as f:
+            pool = set(json.load(f)["pipelines"])
+    else:
+        pool = {p for lab in labels.values() for p in lab["sizes"]}
     pipelines = []
-    for p in sorted({p for lab in labels.values() for p in lab["sizes"]} - set(rejected)):
+    for p in sorted(pool - set(rejected)):
         try:
             pipelines.append(check_pipeline(p))
         except ValueError:  # no longer allowed (e.g. a pass moved to the experimental tier)
             continue
-    train = [lab for lab in labels.values() if lab["split"] == "train" and lab["oz_size"] > 0]
+    train = [lab for lab in labels.values() if lab["split"] == "train" and lab["oz_size"] > 0
+             and all(p in lab["sizes"] for p in pipelines)]
     chosen = greedy_coreset(train, pipelines, ns.k)
     from . import __version__
     from .driver import self_paths
@@ -561,7 +572,7 @@ def cmd_coreset(ns) -> int:
            "method": "greedy coverage of log(size/-Oz) on the training split of the labels "
                      "made by `llmcc tune broadcast`",
            "train_tus": len(train), "candidates_considered": len(pipelines),
-           "rejected": len(rejected)}
+           "rejected": sorted(set(rejected) & pool) if ns.pool else len(rejected)}
     with open(ns.write, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
@@ -584,11 +595,21 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
                          f"-Oz, {improved} improved, {comp:.0f} compiles per TU")
     labels = [lab for lab in load_labels(out_dir).values()
               if lab["split"] == "validation" and lab["oz_size"] > 0]
+    try:
+        with open(os.path.join(out_dir, "broadcast.json"), encoding="utf-8") as f:
+            broadcast = json.load(f)["pipelines"]
+    except (OSError, ValueError, KeyError):
+        broadcast = []
+    full = [lab for lab in labels if broadcast and all(p in lab["sizes"] for p in broadcast)]
+    if full:
+        red = geomean_reduction([best_of(lab, broadcast) / lab["oz_size"] for lab in full])
+        red_c = geomean_reduction([best_of(lab, coreset) / lab["oz_size"] for lab in full])
+        lines.append(f"broadcast oracle (validation, {len(full)} TUs labelled with all "
+                     f"{len(broadcast)} broadcast pipelines): {red:.2f}% (coreset oracle on the "
+                     f"same TUs: {red_c:.2f}%)")
+    labels = [lab for lab in labels if all(p in lab["sizes"] for p in coreset)]
     if labels:
-        allp = sorted({p for lab in labels for p in lab["sizes"]})
-        red = geomean_reduction([best_of(lab, allp) / lab["oz_size"] for lab in labels])
-        lines.append(f"broadcast oracle (validation, {len(labels)} TUs, {len(allp)} pipelines): "
-                     f"{red:.2f}%")
+        lines.append(f"validation TUs labelled with the coreset: {len(labels)}")
         red = geomean_reduction([best_of(lab, coreset) / lab["oz_size"] for lab in labels])
         lines.append(f"coreset oracle (validation, K={len(coreset)}): {red:.2f}%")
         for k in (1, 2, 4, 8, 16):
@@ -597,6 +618,9 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
             tot = sum(best_of(lab, coreset[:k]) for lab in labels)
             lines.append(f"static ranker k={k:<2} (validation): {red:.2f}% geomean, "
                          f"{100 * (1 - tot / tot_oz):.2f}% total bytes")
+    else:
+        lines.append(f"no validation TU is labelled with all {len(coreset)} coreset pipelines "
+                     "(label them with `llmcc tune broadcast --pipelines CORESET.json`)")
     rej = rejected_pipelines(out_dir)
     lines.append(f"pipelines rejected (crash or timeout on a corpus TU): {len(rej)}")
     reasons = Counter(e.split(" with ")[0].split(" after ")[0] for e in rej.values())
@@ -648,6 +672,9 @@ def main(argv: list[str]) -> int:
     rc.set_defaults(fn=cmd_recheck)
     c = sub.add_parser("coreset", parents=[common])
     c.add_argument("--k", type=int, default=64)
+    c.add_argument("--pool", default=None, metavar="JSON",
+                   help="choose among the pipelines of this JSON file (e.g. the current "
+                        "coreset, to re-order it on more labels) instead of all labelled ones")
     c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))
     c.set_defaults(fn=cmd_coreset)
     r = sub.add_parser("report", parents=[common])

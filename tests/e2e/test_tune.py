@@ -37,6 +37,12 @@ def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
     r = run([llmcc, "tune", "report", "--out", str(out)], env=llmcc_env)
     assert r.returncode == 0, r.stderr.decode()
     assert b"autotuner (validation, 4 TUs)" in r.stdout
+    # the shipped coreset was not labelled here: the report says so instead of guessing
+    assert b"no validation TU is labelled with all" in r.stdout
+    cs = tmp_path / "coreset.json"
+    cs.write_text(json.dumps({"pipelines": ["default<Oz>,mergefunc"]}))
+    r = run([llmcc, "tune", "report", "--out", str(out), "--coreset", str(cs)], env=llmcc_env)
+    assert b"validation TUs labelled with the coreset: 4" in r.stdout
     assert b"static ranker k=1" in r.stdout
 
 
