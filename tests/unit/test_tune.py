@@ -68,3 +68,27 @@ def test_build_probes_are_recognised():
     assert is_build_probe("src.c", "/b/build/CMakeFiles/CMakeTmp")
     assert not is_build_probe("/b/pkg/lib/sh/tmpfile.c", "/b/pkg/lib/sh")
     assert not is_build_probe("/b/pkg/src/conftest_helpers.c")
+
+
+def test_coreset_pool_drops_rejected_and_ignores_partly_labelled_tus(tmp_path):
+    import json
+    from llmcc.tune import main
+    a, b, c = "function(sroa)", "function(dce)", "function(gvn)"
+    labels = [
+        # fully labelled training TUs: b helps most, a a little, c is rejected
+        {"ir_hash": "1", "split": "train", "oz_size": 100, "sizes": {a: 99, b: 90, c: 50}},
+        {"ir_hash": "2", "split": "train", "oz_size": 100, "sizes": {a: 98, b: 100, c: 50}},
+        # labelled with `a` only: must not make `a` look better than `b`
+        {"ir_hash": "3", "split": "train", "oz_size": 100, "sizes": {a: 10}},
+    ]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(x) + "\n" for x in labels))
+    (tmp_path / "failures.jsonl").write_text(
+        json.dumps({"ir_hash": "9", "pipeline": c, "error": "opt failed"}) + "\n")
+    pool = tmp_path / "pool.json"
+    pool.write_text(json.dumps({"pipelines": [a, b, c]}))
+    out = tmp_path / "coreset.json"
+    assert main(["coreset", "--out", str(tmp_path), "--pool", str(pool), "--k", "8",
+                 "--write", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["pipelines"] == [b, a]
+    assert doc["train_tus"] == 2 and doc["rejected"] == [c]
