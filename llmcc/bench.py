@@ -876,6 +876,70 @@ def stress_lines(results: list[dict]) -> list[str]:
                    "tests 1st/2nd", "fallbacks", "result"], rows)
 
 
+def pipelines_project(recipe: Recipe, st: Settings, pipelines: list[str], progress) -> dict:
+    """PassListEval on a real test suite: build ``recipe`` once per pipeline with every
+    TU compiled by that pipeline (``LLMCC_FORCE_PIPELINE``, whatever its size) and run
+    the project's tests; the ``-Oz`` build's tests are the reference.
+
+    Returns:
+        A JSON-ready dict: ``name``, ``reference`` (the ``-Oz`` build's test
+        verdict) and ``pipelines``: one dict per pipeline with ``pipeline``,
+        ``forced`` (TUs compiled with it), ``fallbacks`` (TUs that fell back to
+        plain clang: ``opt`` or codegen failed, or the allowlist refused it),
+        ``tests`` (True/False) or ``error``; or ``error`` for the whole project.
+    """
+    pdir = os.path.join(st.work, recipe.name)
+    os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+    out: dict = {"name": recipe.name, "pipelines": []}
+    try:
+        progress(f"{recipe.name}: fetch")
+        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
+            src, out["version"] = fetch_source(recipe, pdir, logf)
+            missing = missing_packages(recipe.build_deps)
+            if missing:
+                install_packages(missing, logf)
+        ref = build_variant(recipe, "oz", src, pdir, build_env(recipe, st.clang, st.clangxx,
+                                                               st.jobs), True, st.timeout,
+                            progress)
+        out["reference"] = ref.test_passed
+    except (BenchError, OSError) as e:
+        out["error"] = str(e)
+        return out
+    for i, pipeline in enumerate(pipelines, 1):
+        cache_dir = os.path.join(pdir, "forced-cache")
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        os.makedirs(cache_dir)
+        env = build_env(recipe, st.llmcc, st.llmccxx, st.jobs,
+                        {"LLMCC_CACHE_DIR": cache_dir, "LLMCC_FORCE_PIPELINE": pipeline})
+        res: dict = {"pipeline": pipeline}
+        try:
+            b = build_variant(recipe, f"pipeline{i}", src, pdir, env, True, st.timeout, progress)
+            c = stats.read(cache_dir)
+            res.update(forced=c.get("forced pipeline", 0), fallbacks=fallbacks(c),
+                       tests=b.test_passed)
+        except (BenchError, OSError) as e:
+            res["error"] = str(e)
+        out["pipelines"].append(res)
+    return out
+
+
+def pipelines_lines(results: list[dict]) -> list[str]:
+    """One row per (project, pipeline): TUs forced, fallbacks, test verdict."""
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["name"], "-", "-", "-", "FAILED: " + r["error"].splitlines()[0][:60]])
+            continue
+        rows.append([r["name"], "clang -Oz (reference)", "-", "-", _verdict(r["reference"])])
+        for i, p in enumerate(r["pipelines"], 1):
+            if "error" in p:
+                rows.append([r["name"], f"#{i}", "-", "-", "BUILD FAILED"])
+            else:
+                rows.append([r["name"], f"#{i}", str(p["forced"]), str(p["fallbacks"]),
+                             _verdict(p["tests"])])
+    return _table(["project", "pipeline", "TUs forced", "fallbacks", "tests"], rows)
+
+
 def _build_json(b: Build) -> dict:
     d = asdict(b)
     d.pop("digests")
@@ -1026,6 +1090,10 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
                     "at make -j(2 x CPUs + 1) sharing one cache, damage every cache entry in "
                     "between, and check that nothing fails, no object changes, the tests "
                     "pass and every damaged entry is counted")
+    ap.add_argument("--force-pipelines", metavar="JSON",
+                    help="instead of comparing with -Oz: build each project once per pipeline "
+                    "of JSON (a coreset file) with every TU compiled by it, and run the "
+                    "tests (PassListEval on real test suites)")
     ap.add_argument("--project", metavar="DIR",
                     help="bench a local project instead of recipes: its --configure, --build "
                     "and --test commands run in a copy of DIR; without --build, DIR's C/C++ "
@@ -1158,6 +1226,8 @@ def main(argv: list[str]) -> int:
         ap.error(f"unknown recipes: {', '.join(unknown)} (known: {', '.join(recipes)})")
     if ns.stress:
         return _stress_main(ns, names, recipes)
+    if ns.force_pipelines:
+        return _pipelines_main(ns, names, recipes)
     try:
         st = _settings(ns)
         report = run(names, recipes, st)
@@ -1214,3 +1284,34 @@ def _stress_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, Re
     if any("error" in r for r in results):
         return 2
     return 0 if all(r["passed"] for r in results) else 1
+
+
+def _pipelines_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, Recipe]) -> int:
+    """``llmcc bench --force-pipelines JSON``: 0 when every pipeline built every
+    project and passed its tests; 1 when one failed; 2 on setup errors."""
+    try:
+        st = _settings(ns)
+        with open(ns.force_pipelines, encoding="utf-8") as f:
+            pipelines = [str(p) for p in json.load(f)["pipelines"]]
+    except (LlmccError, OSError, ValueError, KeyError, TypeError) as e:
+        print(f"llmcc bench: error: {e}", file=sys.stderr)
+        return 2
+    progress = Progress(len(names) * (4 + 3 * len(pipelines)))
+    results = []
+    try:
+        for name in names:
+            results.append(pipelines_project(recipes[name], st, pipelines, progress))
+    finally:
+        progress.close()
+    print("\n".join(pipelines_lines(results)))
+    print(f"\npipelines: #N is the N-th of {ns.force_pipelines}; TUs forced: compiled with "
+          "the pipeline; fallbacks: compiled by plain clang because the pipeline failed")
+    if ns.json:
+        with open(ns.json, "w", encoding="utf-8") as f:
+            json.dump({"pipelines": pipelines, "projects": results}, f, indent=1)
+            f.write("\n")
+    if any("error" in r for r in results):
+        return 2
+    bad = [p for r in results for p in r["pipelines"]
+           if "error" in p or p["tests"] is False or p["fallbacks"]]
+    return 1 if bad else 0

@@ -103,3 +103,25 @@ def test_bench_standalone_files_use_compile_flags_txt(tmp_path):
 
     r, _ = _bench_project(tmp_path, "--project", str(tmp_path / "missing"))
     assert r.returncode == 2 and "not a directory" in r.stderr
+
+
+def test_bench_force_pipelines_runs_the_tests_per_pipeline(tmp_path):
+    from tests.e2e.project import N_FILES, write_project
+    proj = tmp_path / "demo"
+    (proj / "expected.txt").parent.mkdir(parents=True)
+    (proj / "expected.txt").write_bytes(write_project(proj))
+    pipes = tmp_path / "pipes.json"
+    pipes.write_text(json.dumps({"pipelines": ["function(sroa,instcombine)",
+                                               "function(no-such-pass)"]}))
+    r, _ = _bench_project(tmp_path, "--project", str(proj),
+                          "--build", 'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"',
+                          "--test", "./prog | cmp - expected.txt",
+                          "--force-pipelines", str(pipes))
+    data = json.loads((tmp_path / "report.json").read_text())
+    (p,) = data["projects"]
+    assert p["reference"] is True
+    good, bad = p["pipelines"]
+    assert good["forced"] == N_FILES + 1 and good["fallbacks"] == 0 and good["tests"] is True
+    # a pipeline the allowlist refuses is never run: every TU falls back to plain clang
+    assert bad["forced"] == 0 and bad["fallbacks"] == N_FILES + 1 and bad["tests"] is True
+    assert r.returncode == 1  # a pipeline that cannot build the project is reported
