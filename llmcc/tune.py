@@ -432,7 +432,8 @@ def cmd_broadcast(ns) -> int:
         pipelines = broadcast_set(ns.out, ns.top)
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
-    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)[: ns.limit or None]
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     have_sizes: dict[str, dict] = {}  # every record of a TU counts (later ones win)
     for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl")):
         have_sizes.setdefault(r["ir_hash"], {}).update(r.get("sizes") or {})
@@ -653,10 +654,11 @@ def main(argv: list[str]) -> int:
         s.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
         s.add_argument("--max-ir-bytes", type=int, default=4 << 20)
         s.set_defaults(fn=fn)
+        s.add_argument("--split", default="all", choices=("all", "train", "validation"),
+                       help="only TUs of this split")
         if name == "search":
             s.add_argument("--budget", type=int, default=60, help="compiles per TU")
             s.add_argument("--seed", type=int, default=0)
-            s.add_argument("--split", default="all", choices=("all", "train", "validation"))
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
             s.add_argument("--add", action="append", help="also label this pipeline")
