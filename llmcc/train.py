@@ -267,7 +267,30 @@ def evaluate(ns) -> int:
     lat.sort()
     print(f"inference: p50 {1000 * lat[len(lat) // 2]:.1f} ms, p95 "
           f"{1000 * lat[int(len(lat) * 0.95)]:.1f} ms per TU (one thread, after load)")
+    load_s, rss_mb = _cold_start(ns.model, data[len(data) // 2]["ir_path"])
+    print(f"cold start in a fresh process: first ranking {1000 * load_s:.0f} ms (imports, "
+          f"session and tokenizer load, one TU), peak RSS {rss_mb:.0f} MB")
     return 0
+
+
+_COLD_START = """
+import resource, sys, time
+t = time.perf_counter()
+from llmcc.model import ModelRanker
+ModelRanker(sys.argv[1]).rank(open(sys.argv[2], encoding="utf-8", errors="replace").read())
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def _cold_start(model_dir: str, ir_path: str) -> tuple[float, float]:
+    """(seconds to the first ranking, peak RSS in MB) of a fresh Python process that
+    imports the ranker, loads the model and ranks the TU at ``ir_path`` (as a driver
+    call on a cache miss does)."""
+    import subprocess
+    r = subprocess.run([sys.executable, "-c", _COLD_START, model_dir, ir_path],
+                       capture_output=True, text=True, check=True)
+    load_s, rss_mb = r.stdout.split()
+    return float(load_s), float(rss_mb)
 
 
 def main(argv: list[str]) -> int:
