@@ -35,6 +35,17 @@ def _own_name(name: str) -> bool:
     return os.path.basename(name) in ("llmcc", "llmcc++")
 
 
+def _quiet_on_closed_pipe(fn, *args) -> int:
+    """Run a reporting command; a reader that closes the pipe early (``| head``) ends
+    it quietly with status 0, as with other Unix tools, instead of a traceback."""
+    try:
+        return fn(*args)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail
+        return 0
+
+
 def show_stats(cfg: config_mod.Config) -> list[str]:
     """Lines of the statistics report (ccache ``-s`` style)."""
     c = stats.read(cfg.cache_dir)
@@ -162,9 +173,9 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
             mod = importlib.import_module(SUBCOMMANDS[args[0]])
             return mod.main(args[1:])
         if all(a in OWN_OPTIONS for a in args):
-            return _manage(args, os.path.basename(argv0))
+            return _quiet_on_closed_pipe(_manage, args, os.path.basename(argv0))
     if _own_name(argv0) and not args:
-        return _manage(["--help"], os.path.basename(argv0))
+        return _quiet_on_closed_pipe(_manage, ["--help"], os.path.basename(argv0))
     from .driver import compile_main
     return compile_main(args, cxx)
 
