@@ -356,6 +356,27 @@ def fetch_source(recipe: Recipe, pdir: str, logf) -> tuple[str, str]:
     return src, dsc_version(dscs[0])
 
 
+def prepare_source(recipe: Recipe, pdir: str, progress) -> tuple[str, str]:
+    """Fetch and unpack the recipe's source (:func:`fetch_source`) and install its
+    missing build dependencies, logging to ``pdir/logs/fetch.log``.
+
+    Returns:
+        ``(source_tree, version)``.
+
+    Raises:
+        BenchError: fetching, unpacking or installing failed.
+    """
+    progress(f"{recipe.name}: fetch")
+    os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
+    with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
+        src, version = fetch_source(recipe, pdir, logf)
+        missing = missing_packages(recipe.build_deps)
+        if missing:
+            progress(f"{recipe.name}: apt-get install {' '.join(missing)}")
+            install_packages(missing, logf)
+    return src, version
+
+
 # ---------------------------------------------------------------- building
 
 
@@ -734,13 +755,7 @@ def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
                  "cflags": f"{recipe.cflags} -Oz".strip(), "builds": {}}
     builds: dict[str, Build] = {}
     try:
-        progress(f"{recipe.name}: fetch")
-        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
-            src, out["version"] = fetch_source(recipe, pdir, logf)
-            missing = missing_packages(recipe.build_deps)
-            if missing:
-                progress(f"{recipe.name}: apt-get install {' '.join(missing)}")
-                install_packages(missing, logf)
+        src, out["version"] = prepare_source(recipe, pdir, progress)
         cache_dir = os.path.join(pdir, "cache")
         shutil.rmtree(cache_dir, ignore_errors=True)
         os.makedirs(cache_dir)

@@ -19,8 +19,7 @@ from collections import Counter
 
 from . import stats
 from .bench import (BenchError, Progress, Recipe, Settings, _settings, _table, _verdict,
-                    build_env, build_variant, fallbacks, fetch_source, install_packages,
-                    missing_packages)
+                    build_env, build_variant, fallbacks, prepare_source)
 from .errors import LlmccError
 
 
@@ -81,12 +80,7 @@ def stress_project(recipe: Recipe, st: Settings, jobs: int, progress) -> dict:
     os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
     out: dict = {"name": recipe.name, "jobs": jobs}
     try:
-        progress(f"{recipe.name}: fetch")
-        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
-            src, _ = fetch_source(recipe, pdir, logf)
-            missing = missing_packages(recipe.build_deps)
-            if missing:
-                install_packages(missing, logf)
+        src, _ = prepare_source(recipe, pdir, progress)
         cache_dir = os.path.join(pdir, "stress-cache")
         shutil.rmtree(cache_dir, ignore_errors=True)
         os.makedirs(cache_dir)
@@ -150,12 +144,7 @@ def pipelines_project(recipe: Recipe, st: Settings, pipelines: list[str], progre
     os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
     out: dict = {"name": recipe.name, "pipelines": []}
     try:
-        progress(f"{recipe.name}: fetch")
-        with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
-            src, out["version"] = fetch_source(recipe, pdir, logf)
-            missing = missing_packages(recipe.build_deps)
-            if missing:
-                install_packages(missing, logf)
+        src, out["version"] = prepare_source(recipe, pdir, progress)
         ref = build_variant(recipe, "oz", src, pdir, build_env(recipe, st.clang, st.clangxx,
                                                                st.jobs), True, st.timeout,
                             progress)

@@ -6,6 +6,17 @@ from tests.conftest import run
 from tests.e2e.project import write_project
 
 
+def _record_demo(llmcc, llmcc_env, tmp_path):
+    """Build the generated project with IR recording; return (project, corpus, env)."""
+    proj = tmp_path / "proj"
+    write_project(proj)
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    return proj, rec, env
+
+
 def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
     proj = tmp_path / "proj"
     write_project(proj)
@@ -47,12 +58,7 @@ def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
 
 
 def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_env, tmp_path):
-    proj = tmp_path / "proj"
-    write_project(proj)
-    rec = tmp_path / "rec"
-    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
-               LLMCC_CANDIDATES="0")
-    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    proj, rec, env = _record_demo(llmcc, llmcc_env, tmp_path)
     # a configure probe compiled to an object: recorded, but not a corpus TU
     (proj / "conftest.c").write_text("int probe_only(int x) { return x * 3; }\n")
     assert run([llmcc, "-O2", "-c", "conftest.c", "-o", "conftest.o"], env=env,
@@ -89,12 +95,7 @@ def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_en
 
 def test_recheck_clears_failures_that_now_compile(llmcc, llmcc_env, tmp_path):
     from llmcc.tune import rejected_pipelines
-    proj = tmp_path / "proj"
-    write_project(proj)
-    rec = tmp_path / "rec"
-    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
-               LLMCC_CANDIDATES="0")
-    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
     from llmcc.corpus import unique_records
     h = next(iter(unique_records(str(rec))))[0]["ir_hash"]
     out = tmp_path / "tune"
