@@ -14,9 +14,10 @@ in the output directory; a rerun skips what is done.
 
 Subcommands::
 
-    llmcc tune search    --corpus DIR --out DIR [--budget N] [--jobs N] [--limit N]
+    llmcc tune search    --corpus DIR --out DIR [--budget N] [--seeds JSON] [--jobs N]
+                         [--limit N]
     llmcc tune broadcast --corpus DIR --out DIR [--top M | --pipelines JSON] [--jobs N]
-                         [--limit N] [--retry-failed]
+                         [--limit N] [--exclude-searched] [--retry-failed]
     llmcc tune recheck   --corpus DIR --out DIR   (measure recorded failures again)
     llmcc tune coreset   --out DIR [--k K] [--write PATH]
     llmcc tune report    --out DIR
@@ -100,15 +101,77 @@ def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20
 
 # --- pass lists --------------------------------------------------------------
 
+#: Allowlisted passes the search does not draw, with the reason: PassListEval
+#: (``llmcc tune recheck``/``report`` on 6,000 corpus TUs) rejected every
+#: pipeline the previous search built with them, so drawing them wastes budget
+#: on candidates validation throws away. They stay in the allowlist: a user may
+#: still pin a pipeline that uses them.
+SEARCH_EXCLUDED = {
+    "gvn-sink": "LLVM 19 verifier: 'Broken module found' after gvn-sink",
+    "scc-oz-module-inliner": "LLVM 19 verifier: 'Broken module found' on unoptimized IR "
+                             "(call attribute past the last parameter, coreutils canonicalize.c)",
+    "iroutliner": "LLVM 19: correlated-propagation segfaults on iroutliner output (ncurses)",
+}
+
+
 def search_alphabet() -> list[tuple[str, str]]:
-    """(pass, nesting) pairs the random search draws from: the allowlist's
-    transform passes with default parameters, plus clang's ``-Oz`` pipeline."""
+    """(pass, nesting) pairs the random search draws from: clang's ``-Oz`` pipeline
+    first, then the allowlist's transform passes with default parameters, minus
+    :data:`SEARCH_EXCLUDED`."""
     out = [(OZ, "module")]
     for name, entry in sorted(vocabulary().items()):
         if "allowed_params" in entry or entry.get("tier") == "experimental":
             continue  # needs a parameter (default<..>), or not allowed in pipelines
+        if name in SEARCH_EXCLUDED:
+            continue
         out.append((name, entry["nesting"]))
     return out
+
+
+def flatten(pipeline: str) -> list[tuple[str, str]] | None:
+    """The pass list of a pipeline as (pass, nesting) pairs, the inverse of :func:`render`;
+    None if it uses a pass or an adaptor the search alphabet lacks.
+
+    Example: ``function(instcombine,loop-mssa(licm)),cgscc(inline)`` gives
+    ``[("instcombine","function"), ("licm","loop-mssa"), ("inline","cgscc")]``.
+    """
+    from .passes import parse_pipeline
+    known = dict(search_alphabet())
+    out: list[tuple[str, str]] = []
+
+    def walk(elems, nesting):
+        for el in elems:
+            if el.children is not None:
+                if el.name not in ("function", "cgscc", "loop", "loop-mssa"):
+                    return False
+                if not walk(el.children, el.name):
+                    return False
+                continue
+            name = el.text()
+            if known.get(name) != nesting:
+                return False
+            out.append((name, nesting))
+        return True
+
+    return out if walk(parse_pipeline(pipeline), "module") else None
+
+
+def mutate(rng: random.Random, passes: list[tuple[str, str]], alphabet: list[tuple[str, str]]
+           ) -> list[tuple[str, str]]:
+    """1-3 random edits of a pass list: insert, delete or replace a pass, or
+    append one after it (the edits that turn a good list into a neighbour)."""
+    out = list(passes)
+    for _ in range(rng.randint(1, 3)):
+        op = rng.choice(("insert", "delete", "replace", "append"))
+        if op == "delete" and len(out) > 1:
+            del out[rng.randrange(len(out))]
+        elif op == "replace" and out:
+            out[rng.randrange(len(out))] = rng.choice(alphabet[1:])
+        elif op == "append":
+            out.append(rng.choice(alphabet[1:]))
+        else:
+            out.insert(rng.randint(0, len(out)), rng.choice(alphabet[1:]))
+    return out[:50]
 
 
 def render(elements: list[tuple[str, str]]) -> str:
@@ -272,8 +335,16 @@ def minimize(ev: Evaluator, best: list, best_size: int, budget: int,
     return best, best_size
 
 
-def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int) -> dict:
-    """Autotune one TU within ``budget`` compiles; return its result record."""
+def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int,
+              seeds: list[list[tuple[str, str]]] = ()) -> dict:
+    """Autotune one TU within ``budget`` compiles; return its result record.
+
+    Half the budget goes to exploration, half to :func:`minimize`. Without
+    ``seeds`` exploration draws random lists (:func:`random_list`); with seed
+    pass lists (e.g. the current coreset's) it draws in turn a random list, an
+    edit of the best list so far and an edit of a random seed (:func:`mutate`),
+    so the budget is spent near lists known to beat ``-Oz`` on other TUs.
+    """
     t0 = time.perf_counter()
     ev.select(tu)
     rng = random.Random(f"{seed}:{tu.ir_hash}")
@@ -285,9 +356,20 @@ def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int) -> dict:
                 "error": "-Oz failed", "compiles": ev.compiles - start}
     best, best_size = [alphabet[0]], oz
     random_budget = budget // 2
+    draw = 0
     while ev.compiles - start < random_budget:
-        cand = random_list(rng, alphabet)
+        mode = draw % 3 if seeds else 0
+        draw += 1
+        if mode == 1:
+            cand = mutate(rng, best, alphabet)
+        elif mode == 2:
+            cand = mutate(rng, rng.choice(seeds), alphabet)
+        else:
+            cand = random_list(rng, alphabet)
+        before = ev.compiles
         s = ev.size(render(cand))
+        if ev.compiles == before and draw > 10 * budget:
+            break  # only memoized candidates left to draw
         if _better(s, best_size) or (s == best_size and len(cand) < len(best)):
             best, best_size = cand, s
     best, best_size = minimize(ev, best, best_size, budget - (ev.compiles - start), alphabet, rng)
@@ -334,10 +416,35 @@ def _init_worker(state_dir: str, timeout: float) -> None:
 
 
 def _search_job(args) -> tuple[dict, list]:
-    tu, budget, seed = args
+    tu, budget, seed, seeds = args
     ev = _WORKER["ev"]
     ev.failures = []
-    return search_tu(ev, tu, budget, seed), ev.failures
+    return search_tu(ev, tu, budget, seed, seeds), ev.failures
+
+
+def load_seeds(path: str | None) -> list[list[tuple[str, str]]]:
+    """Seed pass lists for :func:`search_tu` from a coreset JSON file (``pipelines``);
+    ``path`` None means the shipped coreset. Pipelines the search alphabet cannot
+    express (excluded passes, parameters) are skipped.
+
+    Raises:
+        SystemExit: the file cannot be read.
+    """
+    from .rankers import load_coreset
+    if path is None:
+        pipelines = load_coreset()
+    else:
+        try:
+            with open(path, encoding="utf-8") as f:
+                pipelines = [str(p) for p in json.load(f)["pipelines"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"llmcc tune search: cannot use seeds {path}: {e}")
+    out = []
+    for p in pipelines:
+        flat = flatten(p)
+        if flat and flat != [(OZ, "module")]:
+            out.append(flat)
+    return out
 
 
 def _label_job(args) -> tuple[dict, list]:
@@ -379,9 +486,10 @@ def cmd_search(ns) -> int:
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     done = _done(os.path.join(ns.out, "search.jsonl"))
-    jobs = [(t, ns.budget, ns.seed) for t in tus if t.ir_hash not in done]
+    seeds = [] if ns.seeds == "none" else load_seeds(ns.seeds)
+    jobs = [(t, ns.budget, ns.seed, seeds) for t in tus if t.ir_hash not in done]
     print(f"search: {len(tus)} TUs selected, {len(tus) - len(jobs)} done, {len(jobs)} to go "
-          f"({ns.budget} compiles each)", file=sys.stderr)
+          f"({ns.budget} compiles each, {len(seeds)} seed pass lists)", file=sys.stderr)
     _stream(jobs, _search_job, os.path.join(ns.out, "search.jsonl"),
             os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "search")
     return 0
@@ -406,12 +514,16 @@ def broadcast_set(out_dir: str, top: int) -> list[str]:
             freq[r["best_pipeline"]] += 1
             gain[r["best_pipeline"]] += r["oz_size"] - r["best_size"]
     ranked = sorted(freq, key=lambda p: (-freq[p], -gain[p], p))
+    rejected = rejected_pipelines(out_dir)
     pipelines = []
     for p in ranked:
         try:
-            pipelines.append(check_pipeline(p))
+            p = check_pipeline(p)
         except ValueError:
             continue
+        if p in rejected or p in pipelines:
+            continue  # failed on some TU already: PassListEval would reject it
+        pipelines.append(p)
         if len(pipelines) == top:
             break
     with open(path, "w", encoding="utf-8") as f:
@@ -433,6 +545,9 @@ def cmd_broadcast(ns) -> int:
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    if ns.exclude_searched:  # label on TUs the winners were not found on
+        searched = _done(os.path.join(ns.out, "search.jsonl"))
+        tus = [t for t in tus if t.ir_hash not in searched]
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     have_sizes: dict[str, dict] = {}  # every record of a TU counts (later ones win)
     for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl")):
@@ -659,9 +774,15 @@ def main(argv: list[str]) -> int:
         if name == "search":
             s.add_argument("--budget", type=int, default=60, help="compiles per TU")
             s.add_argument("--seed", type=int, default=0)
+            s.add_argument("--seeds", default=None, metavar="JSON|none",
+                           help="explore around these pass lists (a coreset JSON file; "
+                                "default: the shipped coreset; 'none': random lists only)")
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
             s.add_argument("--add", action="append", help="also label this pipeline")
+            s.add_argument("--exclude-searched", action="store_true",
+                           help="skip the TUs of OUT/search.jsonl, so a pipeline is not "
+                                "credited on the TU it was found on")
             s.add_argument("--retry-failed", action="store_true",
                            help="measure again the pipelines that failed on a TU")
             s.add_argument("--pipelines", default=None, metavar="JSON",

@@ -6,8 +6,8 @@ import random
 import pytest
 
 from llmcc.passes import check_pipeline
-from llmcc.tune import (best_of, geomean_reduction, greedy_coreset, random_list, render,
-                        search_alphabet)
+from llmcc.tune import (SEARCH_EXCLUDED, best_of, flatten, geomean_reduction, greedy_coreset,
+                        load_seeds, mutate, random_list, render, search_alphabet)
 
 
 def test_render_groups_neighbours_under_adaptors():
@@ -27,6 +27,40 @@ def test_random_lists_pass_the_allowlist():
         lst = random_list(rng, alphabet)
         assert 1 <= len(lst) <= 50
         assert check_pipeline(render(lst))
+
+
+def test_flatten_inverts_render_and_edits_stay_in_the_allowlist():
+    rng = random.Random(1)
+    alphabet = search_alphabet()
+    changed = 0
+    for _ in range(200):
+        lst = random_list(rng, alphabet)
+        assert flatten(render(lst)) == lst
+        edited = mutate(rng, lst, alphabet)
+        assert 1 <= len(edited) <= 50
+        assert check_pipeline(render(edited))
+        changed += edited != lst
+    assert changed > 180  # an edit may happen to undo itself, rarely
+
+
+def test_search_leaves_out_passes_validation_rejected():
+    names = {n for n, _ in search_alphabet()}
+    assert SEARCH_EXCLUDED and not names & set(SEARCH_EXCLUDED)
+    # still allowlisted: a user may pin them
+    assert check_pipeline("default<Oz>,function(gvn-sink)")
+    assert flatten("default<Oz>,function(gvn-sink)") is None
+    assert flatten("default<Oz>,function(lower-switch)") == [("default<Oz>", "module"),
+                                                             ("lower-switch", "function")]
+
+
+def test_seeds_come_from_a_coreset_file_and_skip_what_the_search_cannot_draw(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text('{"pipelines": ["default<Oz>", "default<Oz>,function(gvn-sink)", '
+                 '"default<Oz>,function(lower-switch)"]}')
+    assert load_seeds(str(f)) == [[("default<Oz>", "module"), ("lower-switch", "function")]]
+    assert load_seeds(None)  # the shipped coreset
+    with pytest.raises(SystemExit, match="cannot use seeds"):
+        load_seeds(str(tmp_path / "missing.json"))
 
 
 def test_geomean_reduction():

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Rebuild the tuning state from a recorded corpus: autotune a sample of the
+# training split, broadcast the most frequent winners to other training TUs,
+# choose the coreset, label validation TUs with it and print the report.
+# Every step streams to OUT and skips what is done: rerun to resume.
+#
+#   scripts/tune-corpus.sh CORPUS_DIR OUT_DIR
+#
+# Scale (environment): SEARCH_TUS training TUs autotuned with BUDGET compiles
+# each; TOP winners labelled on LABEL_TUS other training TUs; a coreset of at
+# most K pipelines; VAL_TUS validation TUs labelled with it.
+set -eu
+CORPUS=${1:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
+OUT=${2:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
+SEARCH_TUS=${SEARCH_TUS:-1200}
+BUDGET=${BUDGET:-40}
+TOP=${TOP:-96}
+LABEL_TUS=${LABEL_TUS:-500}
+K=${K:-64}
+VAL_TUS=${VAL_TUS:-400}
+JOBS=${JOBS:-$(nproc)}
+
+llmcc tune search --corpus "$CORPUS" --out "$OUT" --split train --limit "$SEARCH_TUS" \
+    --budget "$BUDGET" --max-ir-bytes 262144 --jobs "$JOBS"
+llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split train --top "$TOP" \
+    --limit "$LABEL_TUS" --exclude-searched --max-ir-bytes 1048576 --jobs "$JOBS"
+# A pipeline that fails on a validation TU is rejected (PassListEval): choose
+# again without it and label the newcomers, until the coreset is stable.
+for round in 1 2 3; do
+    llmcc tune coreset --out "$OUT" --k "$K" --write "$OUT/coreset.json"
+    llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split validation \
+        --pipelines "$OUT/coreset.json" --limit "$VAL_TUS" --max-ir-bytes 1048576 --jobs "$JOBS"
+done
+llmcc tune report --out "$OUT" --coreset "$OUT/coreset.json"
