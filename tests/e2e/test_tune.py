@@ -114,3 +114,32 @@ def test_recheck_clears_failures_that_now_compile(llmcc, llmcc_env, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     assert b"2 recorded failures measured again, 1 now compile, 1 still fail" in r.stdout
     assert set(rejected_pipelines(str(out))) == {"function(no-such-pass)"}
+
+
+def test_seeded_search_then_labels_only_on_tus_not_searched(llmcc, llmcc_env, tmp_path):
+    _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
+    from llmcc.corpus import unique_records
+    n_tus = len(list(unique_records(str(rec))))
+    assert n_tus >= 3
+    out = tmp_path / "tune"
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    seeds = tmp_path / "seeds.json"
+    seeds.write_text(json.dumps({"pipelines": ["default<Oz>,function(lower-switch)"]}))
+    args = ["--corpus", str(rec), "--out", str(out), "--packages", str(pk), "--jobs", "2"]
+    r = run([llmcc, "tune", "search", "--budget", "8", "--limit", "2", "--seeds", str(seeds)]
+            + args, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"1 seed pass lists" in r.stderr
+    searched = {json.loads(x)["ir_hash"] for x in (out / "search.jsonl").read_text().splitlines()}
+    assert len(searched) == 2
+
+    r = run([llmcc, "tune", "broadcast", "--exclude-searched", "--top", "4"] + args,
+            env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    labelled = {json.loads(x)["ir_hash"] for x in (out / "labels.jsonl").read_text().splitlines()}
+    assert len(labelled) == n_tus - 2 and not labelled & searched
+
+    r = run([llmcc, "tune", "search", "--seeds", str(tmp_path / "none.json")] + args,
+            env=llmcc_env)
+    assert r.returncode != 0 and b"cannot use seeds" in r.stderr
