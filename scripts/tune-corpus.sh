@@ -8,7 +8,9 @@
 #
 # Scale (environment): SEARCH_TUS training TUs autotuned with BUDGET compiles
 # each; TOP winners labelled on LABEL_TUS other training TUs; a coreset of at
-# most K pipelines; VAL_TUS validation TUs labelled with it.
+# most K pipelines; VAL_TUS validation TUs labelled with it and VAL_SEARCH_TUS
+# validation TUs autotuned (the report's autotuner figure; winners found there
+# are never broadcast).
 set -eu
 CORPUS=${1:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
 OUT=${2:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
@@ -18,6 +20,7 @@ TOP=${TOP:-96}
 LABEL_TUS=${LABEL_TUS:-500}
 K=${K:-64}
 VAL_TUS=${VAL_TUS:-400}
+VAL_SEARCH_TUS=${VAL_SEARCH_TUS:-300}
 JOBS=${JOBS:-$(nproc)}
 
 llmcc tune search --corpus "$CORPUS" --out "$OUT" --split train --limit "$SEARCH_TUS" \
@@ -31,4 +34,6 @@ for round in 1 2 3; do
     llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split validation \
         --pipelines "$OUT/coreset.json" --limit "$VAL_TUS" --max-ir-bytes 1048576 --jobs "$JOBS"
 done
+llmcc tune search --corpus "$CORPUS" --out "$OUT" --split validation --limit "$VAL_SEARCH_TUS" \
+    --budget "$BUDGET" --max-ir-bytes 262144 --jobs "$JOBS"
 llmcc tune report --out "$OUT" --coreset "$OUT/coreset.json"
