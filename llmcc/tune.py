@@ -667,8 +667,13 @@ def cmd_coreset(ns) -> int:
     labels = load_labels(ns.out)
     rejected = rejected_pipelines(ns.out)
     if ns.pool:
-        with open(ns.pool, encoding="utf-8") as f:
-            pool = set(json.load(f)["pipelines"])
+        pool = set()
+        for path in ns.pool:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    pool.update(str(p) for p in json.load(f)["pipelines"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise SystemExit(f"llmcc tune coreset: cannot use pool {path}: {e}")
     else:
         pool = {p for lab in labels.values() for p in lab["sizes"]}
     pipelines = []
@@ -795,9 +800,10 @@ def main(argv: list[str]) -> int:
     rc.set_defaults(fn=cmd_recheck)
     c = sub.add_parser("coreset", parents=[common])
     c.add_argument("--k", type=int, default=64)
-    c.add_argument("--pool", default=None, metavar="JSON",
-                   help="choose among the pipelines of this JSON file (e.g. the current "
-                        "coreset, to re-order it on more labels) instead of all labelled ones")
+    c.add_argument("--pool", action="append", metavar="JSON",
+                   help="choose among the pipelines of this JSON file (repeatable: their "
+                        "union; e.g. broadcast.json and the current coreset) instead of "
+                        "all labelled ones")
     c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))
     c.set_defaults(fn=cmd_coreset)
     r = sub.add_parser("report", parents=[common])

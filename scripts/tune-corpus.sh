@@ -14,26 +14,32 @@
 set -eu
 CORPUS=${1:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
 OUT=${2:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
-SEARCH_TUS=${SEARCH_TUS:-1200}
+SEARCH_TUS=${SEARCH_TUS:-3000}
 BUDGET=${BUDGET:-40}
 TOP=${TOP:-96}
-LABEL_TUS=${LABEL_TUS:-500}
+LABEL_TUS=${LABEL_TUS:-350}
 K=${K:-64}
-VAL_TUS=${VAL_TUS:-400}
+VAL_TUS=${VAL_TUS:-300}
 VAL_SEARCH_TUS=${VAL_SEARCH_TUS:-300}
 JOBS=${JOBS:-$(nproc)}
 
+# The search explores around the coreset shipped when tuning started, and that
+# coreset competes with the new winners: keep it with the state.
+mkdir -p "$OUT"
+[ -f "$OUT/seeds.json" ] || cp "$(dirname "$0")/../llmcc/data/coreset.json" "$OUT/seeds.json"
+
 llmcc tune search --corpus "$CORPUS" --out "$OUT" --split train --limit "$SEARCH_TUS" \
-    --budget "$BUDGET" --max-ir-bytes 262144 --jobs "$JOBS"
+    --budget "$BUDGET" --seeds "$OUT/seeds.json" --max-ir-bytes 262144 --jobs "$JOBS"
 llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split train --top "$TOP" \
     --limit "$LABEL_TUS" --exclude-searched --max-ir-bytes 1048576 --jobs "$JOBS"
 # A pipeline that fails on a validation TU is rejected (PassListEval): choose
 # again without it and label the newcomers, until the coreset is stable.
 for round in 1 2 3; do
-    llmcc tune coreset --out "$OUT" --k "$K" --write "$OUT/coreset.json"
+    llmcc tune coreset --out "$OUT" --k "$K" --write "$OUT/coreset.json" \
+        --pool "$OUT/broadcast.json" --pool "$OUT/seeds.json"
     llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split validation \
         --pipelines "$OUT/coreset.json" --limit "$VAL_TUS" --max-ir-bytes 1048576 --jobs "$JOBS"
 done
 llmcc tune search --corpus "$CORPUS" --out "$OUT" --split validation --limit "$VAL_SEARCH_TUS" \
-    --budget "$BUDGET" --max-ir-bytes 262144 --jobs "$JOBS"
+    --budget "$BUDGET" --seeds "$OUT/seeds.json" --max-ir-bytes 262144 --jobs "$JOBS"
 llmcc tune report --out "$OUT" --coreset "$OUT/coreset.json"
