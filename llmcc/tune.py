@@ -422,6 +422,22 @@ def _search_job(args) -> tuple[dict, list]:
     return search_tu(ev, tu, budget, seed, seeds), ev.failures
 
 
+def read_pipelines(path: str, error: str, check: bool = False) -> list[str]:
+    """The ``pipelines`` list of a coreset-style JSON file (``llmcc tune coreset``,
+    ``broadcast.json``), canonicalized by :func:`check_pipeline` when ``check``.
+
+    Raises:
+        SystemExit: ``"{error} {path}: {why}"`` when the file cannot be read or
+            parsed, or (with ``check``) a pipeline fails the allowlist.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            pipelines = [str(p) for p in json.load(f)["pipelines"]]
+        return [check_pipeline(p) for p in pipelines] if check else pipelines
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SystemExit(f"{error} {path}: {e}")
+
+
 def load_seeds(path: str | None) -> list[list[tuple[str, str]]]:
     """Seed pass lists for :func:`search_tu` from a coreset JSON file (``pipelines``);
     ``path`` None means the shipped coreset. Pipelines the search alphabet cannot
@@ -434,11 +450,7 @@ def load_seeds(path: str | None) -> list[list[tuple[str, str]]]:
     if path is None:
         pipelines = load_coreset()
     else:
-        try:
-            with open(path, encoding="utf-8") as f:
-                pipelines = [str(p) for p in json.load(f)["pipelines"]]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise SystemExit(f"llmcc tune search: cannot use seeds {path}: {e}")
+        pipelines = read_pipelines(path, "llmcc tune search: cannot use seeds")
     out = []
     for p in pipelines:
         flat = flatten(p)
@@ -535,11 +547,8 @@ def broadcast_set(out_dir: str, top: int) -> list[str]:
 def cmd_broadcast(ns) -> int:
     """Label every TU with the size under each broadcast pipeline (``OUT/labels.jsonl``)."""
     if ns.pipelines:
-        try:
-            with open(ns.pipelines, encoding="utf-8") as f:
-                pipelines = [check_pipeline(p) for p in json.load(f)["pipelines"]]
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise SystemExit(f"llmcc tune broadcast: cannot use {ns.pipelines}: {e}")
+        pipelines = read_pipelines(ns.pipelines, "llmcc tune broadcast: cannot use",
+                                   check=True)
     else:
         pipelines = broadcast_set(ns.out, ns.top)
     extra = [check_pipeline(p) for p in ns.add or []]
@@ -667,13 +676,8 @@ def cmd_coreset(ns) -> int:
     labels = load_labels(ns.out)
     rejected = rejected_pipelines(ns.out)
     if ns.pool:
-        pool = set()
-        for path in ns.pool:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    pool.update(str(p) for p in json.load(f)["pipelines"])
-            except (OSError, ValueError, KeyError, TypeError) as e:
-                raise SystemExit(f"llmcc tune coreset: cannot use pool {path}: {e}")
+        pool = {p for path in ns.pool
+                for p in read_pipelines(path, "llmcc tune coreset: cannot use pool")}
     else:
         pool = {p for lab in labels.values() for p in lab["sizes"]}
     pipelines = []

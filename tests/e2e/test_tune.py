@@ -18,12 +18,7 @@ def _record_demo(llmcc, llmcc_env, tmp_path):
 
 
 def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
-    proj = tmp_path / "proj"
-    write_project(proj)
-    rec = tmp_path / "rec"
-    env = dict(llmcc_env, CC=llmcc, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
-               LLMCC_CANDIDATES="0")
-    assert run(["make", "-j2", f"CC={llmcc}"], env=env, cwd=proj).returncode == 0
+    _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
     out = tmp_path / "tune"
     pk = tmp_path / "packages.toml"
     pk.write_text('[demo]\nsource = "demo"\nsplit = "validation"\n')

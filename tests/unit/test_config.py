@@ -37,4 +37,3 @@ def test_invalid_file_is_an_error(tmp_path, text):
     f.write_text(text)
     with pytest.raises(ConfigError):
         load({"LLMCC_CONFIG": str(f)})
-
