@@ -8,7 +8,7 @@ Keys (type, default):
     cache_dir   (str, platformdirs' user cache dir for "llmcc")  where decisions and stats live
     max_entries (int, 200000)  cache entries kept; the oldest are evicted beyond it
     candidates  (int, 4)       k: ranked pipelines tried besides ``-Oz`` (see README, "Choosing k")
-    ranker      (str, "static") which ranker proposes pipelines
+    ranker      (str, "model")  which ranker proposes pipelines: ``model`` or ``static``
     policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.cmdline.POLICIES``)
     timeout     (float, 120)   seconds allowed to each candidate's ``opt`` and codegen
     disable     (bool, false)  pass every call to the real clang
@@ -44,7 +44,7 @@ class Config:
     cache_dir: str = ""
     max_entries: int = 200000
     candidates: int = 4
-    ranker: str = "static"
+    ranker: str = "model"
     policy: str = "default"
     timeout: float = 120.0
     disable: bool = False

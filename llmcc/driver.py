@@ -391,6 +391,7 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
             return hit, entry.oz_size
     ctx.counts["cache misses"] += 1
     winner, oz_size = search(ctx, comp, ir_path, ir_text, ranker, k, work, unit)
+    source = _source(ctx)  # the static ranker's, if the model failed during the search
     if store and not ctx.cfg.readonly:
         try:
             store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size, source,
@@ -469,10 +470,12 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     if k > 0:
         try:
             ranked = ranker.rank(ir_text)
-        except Exception as e:  # a ranker must never break a build
+        except Exception as e:  # a ranker (or a model that cannot load) never breaks a build
             ctx.counts["fallback: ranker failed"] += 1
-            ctx.debug(f"ranker {ranker.name} failed: {e}")
-            ranked = []
+            ctx.debug(f"ranker {ranker.name} failed ({type(e).__name__}: {e}); "
+                      "using the static ranker")
+            ctx.ranker = load_ranker("static")  # the decision is cached as static's
+            ranked = ctx.ranker.rank(ir_text)
         for p in ranked:
             try:
                 p = check_pipeline(p)

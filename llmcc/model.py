@@ -1,17 +1,30 @@
-"""The ``model`` ranker: a small int8 ONNX transformer that scores coreset pipelines.
+"""The ``model`` ranker: a neighbour model over tokenized IR that ranks coreset pipelines.
 
-Input: the unoptimized IR of one TU, normalized (:func:`model_text`), split
-into chunks (one per function, globals first), each tokenized by a BPE
-tokenizer trained on IR (``tokenizer.json``) and cut to :data:`CHUNK_TOKENS`
-tokens; at most :data:`MAX_CHUNKS` chunks, evenly spaced, plus a few scalar
-features (:func:`features`). Output: one predicted object size relative to
-``-Oz`` per coreset pipeline (normalized value prediction, Liang et al. 2023);
-the driver tries the pipelines with the smallest predictions.
+Input: the unoptimized IR of one TU, normalized (:func:`model_text`) and
+tokenized whole by a BPE tokenizer trained on IR (``tokenizer.json``); no
+context window, so a long TU is never cut. The TU is described by its token
+histogram plus scalar features (:func:`features`: log counts and opcode mix).
+
+``model.onnx`` (int8-quantized, built by ``llmcc train fit``) standardizes that
+description, projects it to an embedding (PCA fitted on the training TUs) and
+compares it by cosine similarity with the embeddings of the training TUs; a
+softmax at temperature ``tau`` gives one weight per training TU (its
+neighbours). Outputs: ``weights`` [N] and ``ratios`` [K], the neighbours'
+weighted size of each coreset pipeline relative to ``-Oz`` (normalized value
+prediction, Liang et al. 2023).
+
+Ranking (:func:`weighted_greedy`): not by ``ratios`` alone, since the k best
+single pipelines are often near-duplicates, but by greedy coverage over the
+neighbours' measured sizes (``neighbours.npy``): each next pipeline is the one
+that most lowers the weighted sum of log(best size so far / -Oz). With uniform
+weights this is exactly the ``static`` coreset order; pipelines that gain
+nothing follow in coreset order.
 
 Inference runs on onnxruntime with one intra-op thread (deterministic). This
 module imports onnxruntime and tokenizers only when a ranking is needed, so a
-cache hit never loads them. Artifacts live in ``llmcc/model/``:
-``model.onnx``, ``tokenizer.json`` and ``model.json`` (identity, coreset, shapes).
+cache hit never loads them. Artifacts live in ``llmcc/model/``: ``model.onnx``,
+``tokenizer.json``, ``neighbours.npy`` and ``model.json`` (identity, coreset,
+shapes, training figures).
 """
 
 from __future__ import annotations
@@ -24,21 +37,36 @@ from importlib import resources
 
 from .rankers import Ranker
 
-CHUNK_TOKENS = 256
-MAX_CHUNKS = 24
-N_FEATURES = 8
+#: Function chunks per TU used to train the tokenizer (evenly spaced; inference
+#: tokenizes every chunk).
+TOKENIZER_CHUNKS = 24
 #: Special token ids of ``tokenizer.json``: padding, unknown, start of chunk.
 PAD, UNK, BOS = 0, 1, 2
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[BOS]"]
+#: LLVM 19 IR instruction opcodes (LangRef); their shares among a TU's instructions
+#: are features.
+OPCODES = (
+    "ret", "br", "switch", "indirectbr", "invoke", "callbr", "resume", "catchswitch",
+    "catchret", "cleanupret", "unreachable", "fneg", "add", "fadd", "sub", "fsub", "mul",
+    "fmul", "udiv", "sdiv", "fdiv", "urem", "srem", "frem", "shl", "lshr", "ashr", "and",
+    "or", "xor", "extractelement", "insertelement", "shufflevector", "extractvalue",
+    "insertvalue", "alloca", "load", "store", "fence", "cmpxchg", "atomicrmw",
+    "getelementptr", "trunc", "zext", "sext", "fptrunc", "fpext", "fptoui", "fptosi",
+    "uitofp", "sitofp", "ptrtoint", "inttoptr", "bitcast", "addrspacecast", "icmp", "fcmp",
+    "phi", "select", "freeze", "call", "va_arg", "landingpad", "catchpad", "cleanuppad",
+)
+N_COUNTS = 8
+N_FEATURES = N_COUNTS + len(OPCODES)
 
 _DROP_LINE = re.compile(r"^(; .*|;.*|!.*|attributes #\d+ = .*|target .*|source_filename .*|"
                         r"declare .*)$")
-_META = re.compile(r", ![A-Za-z_.]+ !\d+|, !\d+| !\d+|#\d+")
+_META = re.compile(r",? ![A-Za-z_.]+ !\d+|, !\d+| !\d+|#\d+")
 _STRING = re.compile(r'c"(?:[^"\\]|\\.)*"')
 _GLOBAL = re.compile(r"@(?!llvm\.)[-A-Za-z$._0-9]+|@\"[^\"]*\"")
 _LOCAL = re.compile(r"%[-A-Za-z$._0-9]+|%\"[^\"]*\"")
 _LABEL = re.compile(r"^[-A-Za-z$._0-9]+:", re.M)
 _BIGNUM = re.compile(r"(?<![\w.])-?\d{4,}(?![\w.])")
+_OPCODE = re.compile(r"^\s+(?:%[-A-Za-z$._0-9\"]+ = )?(?:tail |musttail |notail )?([a-z_]+)")
 
 
 def model_text(ir_text: str) -> list[str]:
@@ -76,12 +104,19 @@ def model_text(ir_text: str) -> list[str]:
 
 def features(ir_text: str) -> list[float]:
     """:data:`N_FEATURES` scalar features of the IR: log counts of instructions,
-    functions, basic blocks, calls, loads/stores, branches, switches and globals."""
+    functions, basic blocks, calls, loads/stores, branches, switches and globals,
+    then the square root of each :data:`OPCODES` entry's share of the instructions
+    inside function bodies."""
     n_inst = n_fn = n_bb = n_call = n_mem = n_br = n_sw = n_glob = 0
+    ops = dict.fromkeys(OPCODES, 0)
+    in_fn = False
     for line in ir_text.splitlines():
         s = line.strip()
         if s.startswith("define "):
             n_fn += 1
+            in_fn = True
+        elif line.startswith("}"):
+            in_fn = False
         elif line.startswith("@"):
             n_glob += 1
         elif line.startswith("  ") and s and not s.startswith(";"):
@@ -94,12 +129,17 @@ def features(ir_text: str) -> list[float]:
                 n_br += 1
             elif s.startswith("switch "):
                 n_sw += 1
+            m = _OPCODE.match(line) if in_fn else None
+            if m and m.group(1) in ops:
+                ops[m.group(1)] += 1
         elif s.endswith(":") or (s and s.split(":")[0].isdigit() and "preds" in s):
             n_bb += 1
-    return [math.log1p(x) for x in (n_inst, n_fn, n_bb, n_call, n_mem, n_br, n_sw, n_glob)]
+    total = max(1, sum(ops.values()))
+    counts = [math.log1p(x) for x in (n_inst, n_fn, n_bb, n_call, n_mem, n_br, n_sw, n_glob)]
+    return counts + [math.sqrt(ops[o] / total) for o in OPCODES]
 
 
-def pick_chunks(chunks: list[str], n: int = MAX_CHUNKS) -> list[str]:
+def pick_chunks(chunks: list[str], n: int = TOKENIZER_CHUNKS) -> list[str]:
     """The globals chunk plus up to ``n - 1`` function chunks, evenly spaced."""
     if len(chunks) <= n:
         return chunks
@@ -108,16 +148,64 @@ def pick_chunks(chunks: list[str], n: int = MAX_CHUNKS) -> list[str]:
     return [chunks[0]] + [fns[int(i * step)] for i in range(n - 1)]
 
 
+def token_counts(tokenizer, chunks: list[str]):
+    """Histogram of the token ids of every chunk (float32 [vocabulary size]), each
+    chunk counted with a leading ``[BOS]``."""
+    import numpy as np
+    counts = np.zeros(tokenizer.get_vocab_size(), dtype=np.float32)
+    for enc in tokenizer.encode_batch(chunks):
+        counts += np.bincount(np.asarray(enc.ids, dtype=np.int64),
+                              minlength=len(counts)).astype(np.float32)
+    counts[BOS] += len(chunks)
+    return counts
+
+
+def weighted_greedy(weights, log_ratios, k: int | None = None) -> list[int]:
+    """Greedy coverage over neighbours: indices of the coreset pipelines, best first.
+
+    Args:
+        weights: float [N], one non-negative weight per training TU.
+        log_ratios: float [N, K], log(min(1, size under pipeline / -Oz size)) of each
+            training TU (0 where a pipeline failed or was not smaller).
+        k: stop after this many (default: all K).
+
+    Each step picks the pipeline that most lowers sum_i w_i * log(best_i / -Oz_i)
+    given the pipelines already picked (ties: lowest index); once no pipeline
+    gains, the rest follow in index (coreset) order.
+    """
+    import numpy as np
+    n_pipelines = log_ratios.shape[1]
+    k = n_pipelines if k is None else min(k, n_pipelines)
+    w = np.asarray(weights, dtype=np.float64)
+    lr = np.asarray(log_ratios, dtype=np.float64)
+    cur = np.zeros(lr.shape[0])
+    out: list[int] = []
+    free = np.ones(n_pipelines, dtype=bool)
+    while len(out) < k:
+        gain = w @ np.maximum(cur[:, None] - lr, 0.0)
+        gain = np.where(free, np.round(gain, 9), -1.0)
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            break
+        out.append(j)
+        free[j] = False
+        cur = np.minimum(cur, lr[:, j])
+    out += [j for j in range(n_pipelines) if free[j]][: k - len(out)]
+    return out
+
+
 def model_dir() -> str:
     """Directory of the shipped model artifacts."""
     return str(resources.files("llmcc").joinpath("model"))
 
 
 class ModelRanker(Ranker):
-    """Ranks the coreset with the shipped ONNX model.
+    """Ranks the coreset with the shipped model (see the module docstring).
 
     Raises (at construction):
-        OSError, ValueError, KeyError: artifacts missing or unreadable.
+        OSError, ValueError, KeyError: ``model.json`` missing or unreadable. The
+        other artifacts are read on the first ranking (a cache miss) and raise
+        the same errors there.
     """
 
     name = "model"
@@ -130,9 +218,10 @@ class ModelRanker(Ranker):
         self.identity = "model:" + self.card["id"]
         self._session = None
         self._tokenizer = None
+        self._log_ratios = None
 
     def _load(self) -> None:
-        import numpy as np  # noqa: F401  (onnxruntime needs it)
+        import numpy as np
         import onnxruntime as ort
         from tokenizers import Tokenizer
         opts = ort.SessionOptions()
@@ -143,30 +232,30 @@ class ModelRanker(Ranker):
         self._session = ort.InferenceSession(os.path.join(self.directory, "model.onnx"), opts,
                                              providers=["CPUExecutionProvider"])
         self._tokenizer = Tokenizer.from_file(os.path.join(self.directory, "tokenizer.json"))
+        lr = np.load(os.path.join(self.directory, "neighbours.npy"), allow_pickle=False)
+        if lr.ndim != 2 or lr.shape[1] != len(self.pipelines):
+            raise ValueError(f"neighbours.npy has shape {lr.shape}, expected [N, "
+                             f"{len(self.pipelines)}]")
+        self._log_ratios = lr
 
-    def predict(self, ir_text: str) -> list[float]:
-        """Predicted size ratio (pipeline / -Oz) for each coreset pipeline."""
+    def run(self, ir_text: str):
+        """(weights [N], ratios [K]) for the unoptimized IR ``ir_text``: the weight of
+        each training TU and the predicted size of each pipeline relative to -Oz."""
         import numpy as np
         if self._session is None:
             self._load()
-        tokens = encode(self._tokenizer, model_text(ir_text))
+        counts = token_counts(self._tokenizer, model_text(ir_text))
         feats = np.asarray(features(ir_text), dtype=np.float32)
-        out = self._session.run(None, {"tokens": tokens, "features": feats})[0]
-        return [float(x) for x in out]
+        weights, ratios = self._session.run(["weights", "ratios"],
+                                            {"token_counts": counts, "features": feats})
+        return weights, ratios
+
+    def predict(self, ir_text: str) -> list[float]:
+        """Predicted size ratio (pipeline / -Oz, at most 1: -Oz is always a candidate)
+        for each coreset pipeline, in coreset order."""
+        return [float(x) for x in self.run(ir_text)[1]]
 
     def rank(self, ir_text: str) -> list[str]:
-        """Coreset pipelines by predicted size, smallest first (ties: coreset order)."""
-        pred = self.predict(ir_text)
-        order = sorted(range(len(self.pipelines)), key=lambda i: (round(pred[i], 6), i))
-        return [self.pipelines[i] for i in order]
-
-
-def encode(tokenizer, chunks: list[str]):
-    """Token ids [n_chunks, CHUNK_TOKENS] (int64, 0-padded) for the chosen chunks."""
-    import numpy as np
-    chosen = pick_chunks(chunks)
-    ids = np.zeros((len(chosen), CHUNK_TOKENS), dtype=np.int64)
-    for i, enc in enumerate(tokenizer.encode_batch(chosen)):
-        row = [BOS] + enc.ids[:CHUNK_TOKENS - 1]
-        ids[i, :len(row)] = row
-    return ids
+        """Coreset pipelines best first (:func:`weighted_greedy` over the neighbours)."""
+        weights, _ = self.run(ir_text)
+        return [self.pipelines[i] for i in weighted_greedy(weights, self._log_ratios)]

@@ -1,25 +1,32 @@
 """``llmcc train``: train, export and evaluate the ``model`` ranker.
 
 Reproduces ``llmcc/model/`` from a recorded corpus and the labels of
-``llmcc tune broadcast`` with a fixed seed::
+``llmcc tune broadcast``, deterministically::
 
-    llmcc train fit  --corpus DIR --labels DIR [--epochs N] [--out llmcc/model]
+    llmcc train fit  --corpus DIR --labels DIR [--out llmcc/model]
     llmcc train eval --corpus DIR --labels DIR [--model llmcc/model]
 
-``fit`` trains the BPE tokenizer on the training split's normalized IR, then a
-small transformer encoder (per-chunk encoder, masked mean pooling over tokens
-and chunks, scalar features, linear head: one predicted size ratio per
-coreset pipeline), exports it to ONNX and quantizes it to int8 with
-onnxruntime's dynamic quantization. torch is needed here only, never to compile.
+``fit`` trains the BPE tokenizer on the training split's normalized IR,
+describes each training TU by its token histogram and scalar features,
+standardizes, fits a PCA projection, picks the softmax temperature and the
+uniform share of the neighbour weights by cross-validation over training
+packages (whole packages held out per fold, as validation packages are), and
+writes ``model.onnx`` (built with ``onnx``, the two large matrix products
+quantized to int8 by onnxruntime's dynamic quantization), ``tokenizer.json``,
+``neighbours.npy`` and ``model.json``. No validation TU is read.
+
 ``eval`` prints, on the validation packages, best-of-top-k reductions against
-``-Oz`` for the model and the static ranker, the coreset oracle, and the
-zero-shot improved/regressed shares (top-1 without the ``-Oz`` backup).
+``-Oz`` for the model and the static ranker, the coreset oracle, the
+zero-shot improved/regressed shares (top-1 without the ``-Oz`` backup), and
+the inference cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -28,8 +35,16 @@ import time
 from . import model as M
 from .tune import best_of, geomean_reduction, load_corpus, load_labels
 
+#: Size ratio given to a pipeline that failed on a TU (it never wins).
 FAILED_RATIO = 1.25
 SEED = 1234
+#: Cross-validated grid: softmax temperature over cosine similarities, and the
+#: share of uniform weight mixed into the neighbour weights (1 = the static order).
+TAUS = (0.05, 0.1, 0.2)
+MIXES = (0.0, 0.25)
+CV_FOLDS = 5
+#: k values whose mean geomean reduction selects the grid point.
+CV_KS = (1, 2, 3, 4, 8)
 
 
 def _targets(label: dict, pipelines: list[str]) -> list[float] | None:
@@ -46,15 +61,17 @@ def _targets(label: dict, pipelines: list[str]) -> list[float] | None:
 
 
 def dataset(corpus: str, labels_dir: str, packages: str, pipelines: list[str]) -> list[dict]:
-    """Labelled TUs: dicts with ``ir_path``, ``split``, ``label``, ``targets`` (ratios)."""
-    tus = {t.ir_hash: t for t in load_corpus(corpus, packages)}
+    """Labelled TUs that have a size for every pipeline: dicts with ``ir_path``,
+    ``split``, ``package``, ``label`` and ``targets`` (size ratios to -Oz, [K])."""
+    tus = {t.ir_hash: t for t in load_corpus(corpus, packages, 1 << 62)}
     out = []
     for h, lab in sorted(load_labels(labels_dir).items()):
         t = tus.get(h)
         tg = _targets(lab, pipelines)
         if t is None or tg is None:
             continue
-        out.append({"ir_path": t.ir_path, "split": lab["split"], "label": lab, "targets": tg})
+        out.append({"ir_path": t.ir_path, "split": lab["split"], "package": t.package,
+                    "label": lab, "targets": tg})
     return out
 
 
@@ -76,194 +93,254 @@ def train_tokenizer(texts, vocab_size: int, path: str):
     return tok
 
 
-def build_model(vocab: int, n_out: int, d: int = 64, layers: int = 2):
-    """The torch model: tokens [C, T] int64, features [F] float -> scores [K].
-
-    ``forward`` scores one TU (the exported ONNX graph); :meth:`forward_batch`
-    scores several TUs at once for training (their chunks run through the encoder
-    as one batch, then are averaged per TU). Lower scores rank first.
-    """
-    import torch
-    from torch import nn
-
-    class Ranker(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = nn.Embedding(vocab, d, padding_idx=M.PAD)
-            self.pos = nn.Parameter(torch.zeros(M.CHUNK_TOKENS, d))
-            layer = nn.TransformerEncoderLayer(d, 4, 2 * d, dropout=0.1, batch_first=True)
-            self.enc = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-            self.feat = nn.Linear(M.N_FEATURES, d)
-            self.head = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, n_out))
-
-        def chunks(self, tokens):
-            """[C, T] tokens -> [C, d] chunk vectors (masked mean over tokens)."""
-            mask = tokens != M.PAD
-            x = self.emb(tokens) + self.pos[: tokens.shape[1]]
-            x = self.enc(x, src_key_padding_mask=~mask)
-            m = mask.unsqueeze(-1).to(x.dtype)
-            return (x * m).sum(1) / m.sum(1).clamp(min=1.0)
-
-        def score(self, tu, features):
-            h = torch.cat([tu, torch.relu(self.feat(features))], -1)
-            return 1.0 + 0.1 * self.head(h)                   # ratios near 1
-
-        def forward(self, tokens, features):
-            return self.score(self.chunks(tokens).mean(0), features)
-
-        def forward_batch(self, tokens: list, features):
-            """tokens: list of [C_i, T]; features [B, F] -> [B, K]."""
-            sizes = [t.shape[0] for t in tokens]
-            vecs = self.chunks(torch.cat(tokens, 0)).split(sizes, 0)
-            tu = torch.stack([v.mean(0) for v in vecs])
-            return self.score(tu, features)
-
-    return Ranker()
+def describe(tokenizer, ir_text: str):
+    """The model's input description of one TU, float32 [V + N_FEATURES]: square
+    roots of token shares, then :func:`llmcc.model.features` (what ``model.onnx``
+    computes from its ``token_counts`` and ``features`` inputs)."""
+    import numpy as np
+    counts = M.token_counts(tokenizer, M.model_text(ir_text))
+    shares = np.sqrt(counts / max(1.0, float(counts.sum())))
+    return np.concatenate([shares, np.asarray(M.features(ir_text), np.float32)]).astype(
+        np.float32)
 
 
-def ranking_loss(pred, y, temperature: float = 0.01):
-    """Listwise loss (ListNet): cross-entropy between softmax(-y / t) and
-    softmax(-pred / t) over the pipelines of each TU. ``pred``, ``y``: [B, K]
-    size ratios; ``t`` in ratio units (0.01 = 1% of the -Oz size)."""
-    import torch
-    target = torch.softmax(-y / temperature, -1)
-    return -(target * torch.log_softmax(-pred / temperature, -1)).sum(-1).mean()
+class Projection:
+    """Standardization and PCA fitted on training descriptions X [N, D]."""
+
+    def __init__(self, X, dim: int):
+        import numpy as np
+        self.mu = X.mean(0)
+        self.inv_sd = 1.0 / (X.std(0) + 1e-3)
+        Z = (X - self.mu) * self.inv_sd
+        _, _, vt = np.linalg.svd(Z - Z.mean(0), full_matrices=False)
+        self.W = vt[:dim].T.astype(np.float32)  # [D, d]
+
+    def embed(self, X):
+        """Unit-length embeddings [N, d]."""
+        import numpy as np
+        E = ((X - self.mu) * self.inv_sd) @ self.W
+        return E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
+
+
+def neighbour_weights(sims, tau: float, mix: float):
+    """Softmax of cosine similarities [N] at temperature ``tau``, mixed with a
+    uniform share ``mix`` (as ``model.onnx`` computes them)."""
+    import numpy as np
+    w = np.exp((sims - sims.max()) / tau)
+    w /= w.sum()
+    return (1.0 - mix) * w + mix / len(w)
+
+
+def best_of_k(log_ratios, order, k: int) -> float:
+    """log(best size / -Oz) of one TU over the first k pipelines of ``order`` (and -Oz)."""
+    return min(0.0, min(float(log_ratios[j]) for j in order[:k]))
+
+
+def cross_validate(X, LY, packages: list[str], dim: int, log=print) -> dict:
+    """Grouped cross-validation over :data:`TAUS` x :data:`MIXES`: folds hold out whole
+    training packages (single TUs when there are fewer than :data:`CV_FOLDS` packages).
+    Returns ``{"tau", "mix", "folds", "table"}`` with the pooled geomean reduction (%)
+    at each of :data:`CV_KS` per grid point."""
+    import numpy as np
+    by = "package" if len(set(packages)) >= CV_FOLDS else "TU"
+    groups = packages if by == "package" else [str(i) for i in range(len(packages))]
+    names = sorted(set(groups))
+    random.Random(SEED).shuffle(names)
+    pk = np.asarray(groups)
+    log(f"cross-validation: {CV_FOLDS} folds by {by} ({len(names)} {by}s)")
+    grid = [(t, m) for t in TAUS for m in MIXES]
+    logs = {g: {k: [] for k in CV_KS} for g in grid + ["static"]}
+    for f in range(CV_FOLDS):
+        held = np.isin(pk, names[f::CV_FOLDS])
+        if held.all() or not held.any():
+            continue
+        proj = Projection(X[~held], dim)
+        sims = proj.embed(X[held]) @ proj.embed(X[~held]).T
+        lr_train, lr_held = LY[~held], LY[held]
+        static = M.weighted_greedy(np.ones(len(lr_train)), lr_train, max(CV_KS))
+        for i in range(len(sims)):
+            for k in CV_KS:
+                logs["static"][k].append(best_of_k(lr_held[i], static, k))
+            for g in grid:
+                order = M.weighted_greedy(neighbour_weights(sims[i], *g), lr_train, max(CV_KS))
+                for k in CV_KS:
+                    logs[g][k].append(best_of_k(lr_held[i], order, k))
+    table = []
+    for g in grid:
+        row = {k: 100.0 * (1.0 - math.exp(np.mean(logs[g][k]))) for k in CV_KS}
+        table.append({"tau": g[0], "mix": g[1], "reduction": row})
+        log(f"cv tau={g[0]:<5} mix={g[1]:<5} " + "  ".join(
+            f"k={k}: {v:.2f}%" for k, v in row.items()))
+    row = {k: 100.0 * (1.0 - math.exp(np.mean(logs["static"][k]))) for k in CV_KS}
+    log("cv static order (fitted per fold)  " + "  ".join(
+        f"k={k}: {v:.2f}%" for k, v in row.items()))
+    best = max(table, key=lambda r: (round(sum(r["reduction"].values()), 6),
+                                      -table.index(r)))
+    return {"tau": best["tau"], "mix": best["mix"], "folds": by, "table": table,
+            "static": row}
 
 
 def fit(ns) -> int:
-    """Train the tokenizer and model; export and quantize into ``ns.out``."""
+    """Train the tokenizer and the neighbour model; write ``ns.out``."""
     import numpy as np
-    import torch
     from .rankers import load_coreset
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(max(1, ns.threads))
-    torch.use_deterministic_algorithms(True)
     pipelines = list(load_coreset(ns.coreset))
     data = dataset(ns.corpus, ns.labels, ns.packages, pipelines)
     train = [d for d in data if d["split"] == "train"]
-    if not train:
-        print("llmcc train: no labelled training TUs", file=sys.stderr)
+    if len(train) < 2 * CV_FOLDS:
+        print(f"llmcc train: {len(train)} training TUs labelled with all {len(pipelines)} "
+              f"pipelines; at least {2 * CV_FOLDS} needed", file=sys.stderr)
         return 1
     os.makedirs(ns.out, exist_ok=True)
     t0 = time.perf_counter()
     texts = []
     for d in train:
-        d["chunks"] = M.pick_chunks(M.model_text(_read(d["ir_path"])))
-        texts += d["chunks"]
+        texts += M.pick_chunks(M.model_text(_read(d["ir_path"])))
     tok = train_tokenizer(texts, ns.vocab, os.path.join(ns.out, "tokenizer.json"))
-    for d in data:
-        ir = _read(d["ir_path"])
-        d["tokens"] = torch.from_numpy(M.encode(tok, M.model_text(ir)))
-        d["features"] = torch.tensor(M.features(ir), dtype=torch.float32)
-        d["y"] = torch.tensor(d["targets"], dtype=torch.float32)
-    net = build_model(tok.get_vocab_size(), len(pipelines), ns.dim, ns.layers)
-    opt = torch.optim.AdamW(net.parameters(), lr=ns.lr, weight_decay=0.01)
-    rng = random.Random(SEED)
-    train_chunks = max(1, min(ns.train_chunks, M.MAX_CHUNKS))
-    for epoch in range(ns.epochs):
-        net.train()
-        order = list(range(len(train)))
-        rng.shuffle(order)
-        total, steps = 0.0, 0
-        for start in range(0, len(order), ns.batch):
-            batch = [train[i] for i in order[start:start + ns.batch]]
-            # at most train_chunks chunks per TU per step, a seeded random subset
-            toks = []
-            for d in batch:
-                t = d["tokens"]
-                if t.shape[0] > train_chunks:
-                    keep = sorted(rng.sample(range(t.shape[0]), train_chunks))
-                    t = t[keep]
-                toks.append(t)
-            feats = torch.stack([d["features"] for d in batch])
-            y = torch.stack([d["y"] for d in batch])
-            opt.zero_grad()
-            pred = net.forward_batch(toks, feats)
-            if ns.loss == "listwise":
-                loss = ranking_loss(pred, y) + 0.1 * ((pred - y) * 100).pow(2).mean()
-            else:
-                # squared error on the ratio, scaled so a 1% error costs 1
-                loss = ((pred - y) * 100).pow(2).mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            total += float(loss)
-            steps += 1
-        print(f"epoch {epoch + 1}/{ns.epochs}: loss {total / max(1, steps):.3f} "
-              f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    net.eval()
-    export(net, tok.get_vocab_size(), ns.out)
-    import hashlib
+    del texts
+    X = np.stack([describe(tok, _read(d["ir_path"])) for d in train])
+    Y = np.minimum(np.asarray([d["targets"] for d in train], dtype=np.float64), 1.0)
+    LY = np.log(Y).astype(np.float32)
+    dim = min(ns.dim, X.shape[0] - 1, X.shape[1])
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    log(f"{len(train)} training TUs, {len(pipelines)} pipelines, description {X.shape[1]} "
+        f"-> embedding {dim} ({time.perf_counter() - t0:.0f} s)")
+    if ns.tau is not None:
+        cv = {"tau": ns.tau, "mix": ns.mix, "folds": "", "table": []}
+    else:
+        cv = cross_validate(X, LY, [d["package"] for d in train], dim, log)
+    proj = Projection(X, dim)
+    export(proj, proj.embed(X), Y, cv["tau"], cv["mix"], X.shape[1] - M.N_FEATURES, ns.out,
+           quantize=not ns.no_quantize)
+    np.save(os.path.join(ns.out, "neighbours.npy"), LY)
     digest = hashlib.sha256()
-    for name in ("model.onnx", "tokenizer.json"):
+    for name in ("model.onnx", "tokenizer.json", "neighbours.npy"):
         with open(os.path.join(ns.out, name), "rb") as f:
             digest.update(f.read())
     digest.update("\n".join(pipelines).encode())
     card = {"id": digest.hexdigest()[:16], "pipelines": pipelines, "seed": SEED,
-            "train_tus": len(train), "epochs": ns.epochs, "dim": ns.dim, "layers": ns.layers,
-            "loss": ns.loss, "batch": ns.batch, "lr": ns.lr, "train_chunks": train_chunks,
-            "vocab": tok.get_vocab_size(), "chunk_tokens": M.CHUNK_TOKENS,
-            "max_chunks": M.MAX_CHUNKS, "train_seconds": round(time.perf_counter() - t0, 1)}
+            "train_tus": len(train), "train_packages": len({d["package"] for d in train}),
+            "vocab": tok.get_vocab_size(), "description": int(X.shape[1]), "embedding": dim,
+            "tau": cv["tau"], "mix": cv["mix"], "quantized": not ns.no_quantize,
+            "cv_folds": cv["folds"], "cross_validation": cv["table"],
+            "cv_static": cv.get("static"),
+            "train_seconds": round(time.perf_counter() - t0, 1)}
     with open(os.path.join(ns.out, "model.json"), "w", encoding="utf-8") as f:
         json.dump(card, f, indent=1)
         f.write("\n")
-    print(f"model {card['id']}: {len(train)} train TUs, {len(pipelines)} pipelines -> {ns.out}")
+    print(f"model {card['id']}: {len(train)} train TUs, {len(pipelines)} pipelines, "
+          f"tau {cv['tau']}, mix {cv['mix']} -> {ns.out}")
     return 0
 
 
-def export(net, vocab: int, out: str) -> None:
-    """Export to ONNX (dynamic chunk count) and quantize weights to int8."""
-    import torch
+def export(proj: Projection, E, Y, tau: float, mix: float, vocab: int, out: str,
+           quantize: bool = True) -> None:
+    """Write ``out/model.onnx``: inputs ``token_counts`` float [vocab] and ``features``
+    float [N_FEATURES]; outputs ``weights`` [N] (one per training TU) and ``ratios`` [K].
+    With ``quantize``, the projection and similarity products get int8 weights."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    n, k = Y.shape
+    consts = {
+        "one": np.ones(1, np.float32), "mu": proj.mu.astype(np.float32),
+        "inv_sd": proj.inv_sd.astype(np.float32), "W": proj.W.astype(np.float32),
+        "ET": np.ascontiguousarray(E.T).astype(np.float32),
+        "inv_tau": np.asarray([1.0 / tau], np.float32),
+        "keep": np.asarray([1.0 - mix], np.float32), "uniform": np.asarray([mix / n], np.float32),
+        "Y": Y.astype(np.float32), "axis0": np.asarray([0], np.int64),
+    }
+    N = helper.make_node
+    nodes = [
+        N("ReduceSum", ["token_counts"], ["total"], keepdims=1),
+        N("Max", ["total", "one"], ["total1"]),
+        N("Div", ["token_counts", "total1"], ["share"]),
+        N("Sqrt", ["share"], ["root_share"]),
+        N("Concat", ["root_share", "features"], ["x"], axis=0),
+        N("Sub", ["x", "mu"], ["xc"]),
+        N("Mul", ["xc", "inv_sd"], ["z"]),
+        N("Unsqueeze", ["z", "axis0"], ["z2"]),
+        N("MatMul", ["z2", "W"], ["e"], name="project"),
+        N("LpNormalization", ["e"], ["e_unit"], axis=-1, p=2),
+        N("MatMul", ["e_unit", "ET"], ["sim"], name="similarity"),
+        N("Mul", ["sim", "inv_tau"], ["logits"]),
+        N("Softmax", ["logits"], ["soft"], axis=-1),
+        N("Mul", ["soft", "keep"], ["soft_kept"]),
+        N("Add", ["soft_kept", "uniform"], ["w2"]),
+        N("Squeeze", ["w2", "axis0"], ["weights"]),
+        N("MatMul", ["w2", "Y"], ["r2"], name="predict"),
+        N("Squeeze", ["r2", "axis0"], ["ratios"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "llmcc_neighbour_ranker",
+        [helper.make_tensor_value_info("token_counts", TensorProto.FLOAT, [vocab]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, [M.N_FEATURES])],
+        [helper.make_tensor_value_info("weights", TensorProto.FLOAT, [n]),
+         helper.make_tensor_value_info("ratios", TensorProto.FLOAT, [k])],
+        [numpy_helper.from_array(v, name) for name, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="llmcc train")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path = os.path.join(out, "model.onnx")
+    if not quantize:
+        onnx.save(model, path)
+        return
+    import logging
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process graphs
     fp32 = os.path.join(out, "model.fp32.onnx")
-    tokens = torch.ones((3, M.CHUNK_TOKENS), dtype=torch.int64)
-    feats = torch.zeros(M.N_FEATURES)
-    torch.onnx.export(net, (tokens, feats), fp32, input_names=["tokens", "features"],
-                      output_names=["ratios"], dynamic_axes={"tokens": {0: "chunks"}},
-                      opset_version=17, dynamo=False)
-    quantize_dynamic(fp32, os.path.join(out, "model.onnx"), weight_type=QuantType.QInt8)
-    os.unlink(fp32)
+    onnx.save(model, fp32)
+    try:
+        quantize_dynamic(fp32, path, weight_type=QuantType.QInt8,
+                         nodes_to_quantize=["project", "similarity"])
+    finally:
+        os.unlink(fp32)
 
 
 def evaluate(ns) -> int:
     """Print the model's and the static ranker's best-of-top-k on the validation split."""
-    import numpy as np  # noqa: F401
+    import numpy as np
     from .rankers import StaticRanker
     ranker = M.ModelRanker(ns.model)
     pipelines = list(ranker.pipelines)
     data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines)
             if d["split"] == "validation"]
     if not data:
-        print("llmcc train eval: no labelled validation TUs", file=sys.stderr)
+        print("llmcc train eval: no validation TUs labelled with the model's pipelines",
+              file=sys.stderr)
         return 1
-    static = StaticRanker().rank("")
-    lat = []
-    model_rank = []
+    static = StaticRanker(tuple(pipelines)).rank("")
+    lat, greedy, pointwise = [], [], []
     for d in data:
         ir = _read(d["ir_path"])
         t = time.perf_counter()
-        model_rank.append(ranker.rank(ir))
+        greedy.append(ranker.rank(ir))
         lat.append(time.perf_counter() - t)
+        ratios = ranker.predict(ir)
+        pointwise.append([pipelines[i] for i in np.argsort(ratios, kind="stable")])
     labels = [d["label"] for d in data]
     oz = [lab["oz_size"] for lab in labels]
-    print(f"validation: {len(data)} TUs, {len(pipelines)} coreset pipelines")
+
+    def red(ranks, k):
+        return geomean_reduction([best_of(lab, r[:k]) / o for lab, r, o in zip(labels, ranks, oz)])
+
+    print(f"validation: {len(data)} TUs of {len({d['package'] for d in data})} packages, "
+          f"{len(pipelines)} coreset pipelines; geomean % smaller than -Oz, best of top-k + -Oz")
+    print(f"{'k':>3} {'model':>7} {'static':>7} {'model, ranked by predicted ratio':>34}")
     for k in (1, 2, 3, 4, 8):
-        m = geomean_reduction([best_of(lab, r[:k]) / o for lab, r, o in zip(labels, model_rank, oz)])
-        s = geomean_reduction([best_of(lab, static[:k]) / o for lab, o in zip(labels, oz)])
-        print(f"k={k}: model {m:.2f}%  static {s:.2f}%  (geomean smaller than -Oz, best of top-k + -Oz)")
-    orac = geomean_reduction([best_of(lab, pipelines) / o for lab, o in zip(labels, oz)])
-    print(f"coreset oracle: {orac:.2f}%")
+        print(f"{k:>3} {red(greedy, k):>6.2f}% {red([static] * len(data), k):>6.2f}% "
+              f"{red(pointwise, k):>33.2f}%")
+    print(f"coreset oracle (all {len(pipelines)}): {red([pipelines] * len(data), len(pipelines)):.2f}%")
     imp = reg = 0
-    for lab, r in zip(labels, model_rank):
+    for lab, r in zip(labels, greedy):
         s = lab["sizes"].get(r[0])
         s = lab["oz_size"] * FAILED_RATIO if s is None else s
         imp += s < lab["oz_size"]
         reg += s > lab["oz_size"]
     n = len(labels)
     print(f"zero-shot top-1 (no -Oz backup): {100 * imp / n:.0f}% improved, "
-          f"{100 * reg / n:.0f}% regressed (paper: 61% / 12%)")
+          f"{100 * reg / n:.0f}% regressed (LLM Compiler paper: 61% / 12%)")
     lat.sort()
     print(f"inference: p50 {1000 * lat[len(lat) // 2]:.1f} ms, p95 "
           f"{1000 * lat[int(len(lat) * 0.95)]:.1f} ms per TU (one thread, after load)")
@@ -301,25 +378,23 @@ def main(argv: list[str]) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("fit", "eval"):
         s = sub.add_parser(name)
-        s.add_argument("--corpus", required=True)
+        s.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
         s.add_argument("--labels", required=True, help="tuning directory with labels.jsonl")
-        s.add_argument("--packages", default=default_packages)
+        s.add_argument("--packages", default=default_packages,
+                       help="packages.toml with splits (default: the corpus's)")
         if name == "fit":
             s.add_argument("--out", default=os.path.join(here, "model"))
-            s.add_argument("--coreset", default=None)
-            s.add_argument("--epochs", type=int, default=20)
-            s.add_argument("--batch", type=int, default=16)
-            s.add_argument("--lr", type=float, default=2e-3)
-            s.add_argument("--dim", type=int, default=64)
-            s.add_argument("--layers", type=int, default=2)
-            s.add_argument("--vocab", type=int, default=2000)
-            s.add_argument("--threads", type=int, default=2)
-            s.add_argument("--loss", default="listwise", choices=("listwise", "mse"),
-                           help="listwise ranking loss (ListNet, plus a small squared error "
-                                "on the ratios) or squared error alone")
-            s.add_argument("--train-chunks", type=int, default=8,
-                           help="chunks per TU per training step (a seeded random subset; "
-                                "inference uses up to %d)" % M.MAX_CHUNKS)
+            s.add_argument("--coreset", default=None,
+                           help="coreset JSON whose pipelines the model ranks "
+                                "(default: the shipped one)")
+            s.add_argument("--vocab", type=int, default=2000, help="BPE vocabulary size")
+            s.add_argument("--dim", type=int, default=64, help="embedding (PCA) dimensions")
+            s.add_argument("--tau", type=float, default=None,
+                           help="softmax temperature; skips cross-validation")
+            s.add_argument("--mix", type=float, default=0.0,
+                           help="uniform share of the weights, with --tau")
+            s.add_argument("--no-quantize", action="store_true",
+                           help="keep float32 weights")
             s.set_defaults(fn=fit)
         else:
             s.add_argument("--model", default=os.path.join(here, "model"))

@@ -1,41 +1,84 @@
-"""The model ranker: shipped artifacts load, rank deterministically, and a broken
-model falls back to the static ranker without breaking the build."""
+"""The model ranker: the shipped artifacts rank the shipped coreset deterministically, it
+is the default, a cache hit never loads it, and a broken model falls back to the static
+ranker without breaking the build."""
 
-import os
+import shutil
 
 from llmcc import stats
-from llmcc.model import ModelRanker
+from llmcc.model import ModelRanker, model_dir
+from llmcc.objsize import object_size
 from llmcc.passes import check_pipeline
+from llmcc.rankers import load_coreset
 from tests.conftest import run
 
 
-def test_model_ranks_the_coreset_deterministically(clang, sample_dir, tmp_path):
+def _ir(clang, sample_dir, tmp_path):
     ir = tmp_path / "x.ll"
     run([clang, "-Oz", "-Xclang", "-disable-llvm-passes", "-S", "-emit-llvm", "sample.c", "-o",
          str(ir)], cwd=sample_dir, check=True)
+    return ir.read_text()
+
+
+def test_model_ranks_the_shipped_coreset_deterministically(clang, sample_dir, tmp_path):
+    text = _ir(clang, sample_dir, tmp_path)
     ranker = ModelRanker()
-    text = ir.read_text()
     first = ranker.rank(text)
-    # it ranks exactly the pipelines it was trained for, every one allowlisted
-    assert sorted(first) == sorted(ranker.pipelines) and len(first) == len(ranker.predict(text))
+    # it ranks exactly the shipped coreset, every pipeline allowlisted
+    assert ranker.pipelines == load_coreset()
+    assert sorted(first) == sorted(ranker.pipelines)
     assert all(check_pipeline(p) == p for p in first)
     assert ModelRanker().rank(text) == first
-    assert all(0.5 < p < 2.0 for p in ranker.predict(text))
+    ratios = ranker.predict(text)
+    assert len(ratios) == len(first) and all(0.5 < r <= 1.0 + 1e-6 for r in ratios)
+    # the neighbour weights are a distribution over the training TUs
+    weights, _ = ranker.run(text)
+    assert len(weights) == ranker.card["train_tus"] and abs(float(weights.sum()) - 1) < 1e-3
 
 
-def test_driver_with_model_and_with_a_broken_model(llmcc, clang, llmcc_env, sample_dir, tmp_path):
-    env = dict(llmcc_env, LLMCC_RANKER="model")
-    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "m.o"], env=env, cwd=sample_dir)
-    assert r.returncode == 0, r.stderr
+def _imports(stderr: bytes) -> set[str]:
+    """Top-level modules imported, from ``PYTHONPROFILEIMPORTTIME`` output."""
+    out = set()
+    for line in stderr.decode(errors="replace").splitlines():
+        if line.startswith("import time:") and "|" in line:
+            out.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return out
+
+
+def test_default_ranker_is_the_model_and_a_cache_hit_does_not_load_it(llmcc, llmcc_env,
+                                                                     sample_dir):
+    env = dict(llmcc_env, PYTHONPROFILEIMPORTTIME="1", LLMCC_DEBUG="1")
+    miss = run([llmcc, "-O2", "-c", "sample.c", "-o", "a.o"], env=env, cwd=sample_dir)
+    assert miss.returncode == 0, miss.stderr
+    assert {"onnxruntime", "tokenizers"} <= _imports(miss.stderr)
+    s = stats.read(env["LLMCC_CACHE_DIR"])
+    assert s["cache misses"] == 1 and s["candidates compiled"] >= 1
+    assert not any(k.startswith("fallback") for k in s)
+    hit = run([llmcc, "-O2", "-c", "sample.c", "-o", "b.o"], env=env, cwd=sample_dir)
+    assert hit.returncode == 0, hit.stderr
+    assert stats.read(env["LLMCC_CACHE_DIR"])["cache hits"] == 1
+    assert not {"onnxruntime", "tokenizers"} & _imports(hit.stderr)
+    assert (sample_dir / "a.o").read_bytes() == (sample_dir / "b.o").read_bytes()
+
+
+def test_broken_model_falls_back_to_the_static_ranker(llmcc, clang, llmcc_env, sample_dir,
+                                                      tmp_path):
+    run([clang, "-Oz", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
+    ref = object_size(str(sample_dir / "ref.o")).total
+    # unreadable card: the ranker cannot even be constructed
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "model.json").write_text("{not json")
-    env = dict(llmcc_env, LLMCC_RANKER="model", LLMCC_MODEL_DIR=str(broken), LLMCC_DEBUG="1",
-               LLMCC_CACHE_DIR=str(tmp_path / "c2"))
-    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "b.o"], env=env, cwd=sample_dir)
-    assert r.returncode == 0
-    assert b"using the static ranker" in r.stderr
-    assert stats.read(env["LLMCC_CACHE_DIR"])["fallback: ranker model unavailable"] >= 1
-    run([clang, "-Oz", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir, check=True)
-    from llmcc.objsize import object_size
-    assert object_size(str(sample_dir / "b.o")).total <= object_size(str(sample_dir / "ref.o")).total
+    # readable card, corrupt network: it fails when a cache miss first needs a ranking
+    corrupt = tmp_path / "corrupt-model"
+    shutil.copytree(model_dir(), corrupt)
+    (corrupt / "model.onnx").write_bytes(b"\0garbage")
+    for i, (d, counter) in enumerate([(broken, "fallback: ranker model unavailable"),
+                                      (corrupt, "fallback: ranker failed")]):
+        cache = tmp_path / f"c{i}"
+        env = dict(llmcc_env, LLMCC_MODEL_DIR=str(d), LLMCC_DEBUG="1", LLMCC_CACHE_DIR=str(cache))
+        r = run([llmcc, "-O2", "-c", "sample.c", "-o", f"b{i}.o"], env=env, cwd=sample_dir)
+        assert r.returncode == 0, r.stderr
+        assert b"using the static ranker" in r.stderr
+        s = stats.read(str(cache))
+        assert s[counter] == 1 and s["candidates compiled"] >= 1
+        assert object_size(str(sample_dir / f"b{i}.o")).total <= ref

@@ -8,7 +8,7 @@ from llmcc.errors import ConfigError
 
 def test_defaults_without_file(tmp_path):
     cfg = load({"LLMCC_CONFIG": str(tmp_path / "none.toml")})
-    assert cfg.candidates == Config.candidates and cfg.ranker == "static"
+    assert cfg.candidates == Config.candidates and cfg.ranker == "model"
     assert cfg.cache_dir  # platformdirs' user cache dir
 
 

@@ -1,0 +1,87 @@
+"""``llmcc train`` end to end: label a small recorded corpus, fit twice (same model),
+evaluate on a validation package, and compile with the trained model."""
+
+import json
+
+from llmcc import stats
+from tests.conftest import run
+from tests.e2e.project import write_project
+
+PIPELINES = [
+    "default<Oz>,mergefunc",
+    "default<Oz>,function(simplifycfg<hoist-common-insts;sink-common-insts>,instcombine)",
+    "default<Oz>,deadargelim,globaldce,constmerge",
+]
+#: Package -> (CFLAGS, split): different flags give different IR, so distinct TUs.
+PACKAGES = {"demo_a": ("-O2", "train"), "demo_b": ("-O2 -fwrapv", "train"),
+            "demo_c": ("-O2 -fno-strict-aliasing", "validation")}
+
+
+def test_fit_is_reproducible_and_eval_reports_against_static(llmcc, llmcc_env, tmp_path):
+    proj = tmp_path / "proj"
+    write_project(proj)
+    rec = tmp_path / "rec"
+    for pkg, (cflags, _) in PACKAGES.items():
+        env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE=pkg,
+                   LLMCC_CANDIDATES="0")
+        run(["make", "clean"], cwd=proj)
+        r = run(["make", "-j2", f"CC={llmcc}", f"CFLAGS={cflags}"], env=env, cwd=proj)
+        assert r.returncode == 0, r.stderr.decode()
+    pk = tmp_path / "packages.toml"
+    pk.write_text("".join(f'[{p}]\nsplit = "{s}"\n' for p, (_, s) in PACKAGES.items()))
+    cs = tmp_path / "coreset.json"
+    cs.write_text(json.dumps({"pipelines": PIPELINES}))
+    labels = tmp_path / "tune"
+    common = ["--corpus", str(rec), "--packages", str(pk)]
+    r = run([llmcc, "tune", "broadcast", "--out", str(labels), "--jobs", "2", "--pipelines",
+             str(cs)] + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+
+    cards = []
+    for name in ("m1", "m2"):
+        r = run([llmcc, "train", "fit", "--labels", str(labels), "--coreset", str(cs),
+                 "--vocab", "300", "--dim", "8", "--out", str(tmp_path / name)] + common,
+                env=llmcc_env)
+        assert r.returncode == 0, r.stderr.decode()
+        assert b"cross-validation: 5 folds by TU" in r.stderr  # 2 training packages only
+        cards.append(json.loads((tmp_path / name / "model.json").read_text()))
+    assert cards[0]["id"] == cards[1]["id"]
+    assert cards[0]["pipelines"] == PIPELINES and cards[0]["train_tus"] >= 20
+    for f in ("model.onnx", "tokenizer.json", "neighbours.npy"):
+        assert (tmp_path / "m1" / f).read_bytes() == (tmp_path / "m2" / f).read_bytes()
+
+    r = run([llmcc, "train", "eval", "--labels", str(labels), "--model", str(tmp_path / "m1")]
+            + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    out = r.stdout.decode()
+    assert "validation: " in out and "of 1 packages, 3 coreset pipelines" in out
+    rows = [line.split() for line in out.splitlines() if line[:3].strip() in "1 2 3 4 8".split()]
+    assert [row[0] for row in rows] == ["1", "2", "3", "4", "8"]
+    oracle = float(out.split("coreset oracle (all 3): ")[1].split("%")[0])
+    for row in rows:  # model and static are each at most the oracle, and never negative
+        assert all(0 <= float(v.rstrip("%")) <= oracle + 1e-9 for v in row[1:])
+    assert "zero-shot top-1" in out and "p95" in out and "peak RSS" in out
+
+    # the driver compiles with the trained model, and its identity keys the decisions
+    env = dict(llmcc_env, LLMCC_MODEL_DIR=str(tmp_path / "m1"))
+    r = run([llmcc, "-O2", "-c", "m3.c", "-o", "m3.o"], env=env, cwd=proj)
+    assert r.returncode == 0, r.stderr.decode()
+    s = stats.read(env["LLMCC_CACHE_DIR"])
+    assert s["candidates compiled"] == 3 and not any(k.startswith("fallback") for k in s)
+    r = run([llmcc, "--identity"], env=env)
+    r2 = run([llmcc, "--identity"], env=dict(env, LLMCC_MODEL_DIR=""))
+    assert r.returncode == 0 and r.stdout and r.stdout != r2.stdout
+
+
+def test_fit_on_a_missing_corpus_or_without_labels_says_so(llmcc, llmcc_env, tmp_path):
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "rec").mkdir()
+    r = run([llmcc, "train", "fit", "--corpus", str(tmp_path / "rec"), "--labels",
+             str(tmp_path / "labels"), "--out", str(tmp_path / "m")], env=llmcc_env)
+    assert r.returncode == 1 and b"llmcc train: No such file or directory" in r.stderr
+    assert b"records.jsonl" in r.stderr and b"Traceback" not in r.stderr
+    # a recorded corpus without labels
+    (tmp_path / "rec" / "records.jsonl").write_text("")
+    r = run([llmcc, "train", "fit", "--corpus", str(tmp_path / "rec"), "--labels",
+             str(tmp_path / "labels"), "--out", str(tmp_path / "m")], env=llmcc_env)
+    assert r.returncode == 1 and b"0 training TUs labelled" in r.stderr
