@@ -10,7 +10,9 @@
 # each; TOP winners labelled on LABEL_TUS other training TUs; a coreset of at
 # most K pipelines; VAL_TUS validation TUs labelled with it and VAL_SEARCH_TUS
 # validation TUs autotuned (the report's autotuner figure; winners found there
-# are never broadcast).
+# are never broadcast). Then every TU up to MODEL_IR_BYTES of IR is labelled
+# with the coreset, the model ranker is trained on the training split
+# (OUT/model) and evaluated on the validation split.
 set -eu
 CORPUS=${1:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
 OUT=${2:?usage: tune-corpus.sh CORPUS_DIR OUT_DIR}
@@ -21,6 +23,7 @@ LABEL_TUS=${LABEL_TUS:-350}
 K=${K:-64}
 VAL_TUS=${VAL_TUS:-300}
 VAL_SEARCH_TUS=${VAL_SEARCH_TUS:-300}
+MODEL_IR_BYTES=${MODEL_IR_BYTES:-262144}
 JOBS=${JOBS:-$(nproc)}
 
 # The search explores around the coreset shipped when tuning started, and that
@@ -43,3 +46,9 @@ done
 llmcc tune search --corpus "$CORPUS" --out "$OUT" --split validation --limit "$VAL_SEARCH_TUS" \
     --budget "$BUDGET" --seeds "$OUT/seeds.json" --max-ir-bytes 262144 --jobs "$JOBS"
 llmcc tune report --out "$OUT" --coreset "$OUT/coreset.json"
+for split in train validation; do
+    llmcc tune broadcast --corpus "$CORPUS" --out "$OUT" --split "$split" \
+        --pipelines "$OUT/coreset.json" --max-ir-bytes "$MODEL_IR_BYTES" --jobs "$JOBS"
+done
+llmcc train fit --corpus "$CORPUS" --labels "$OUT" --coreset "$OUT/coreset.json" --out "$OUT/model"
+llmcc train eval --corpus "$CORPUS" --labels "$OUT" --model "$OUT/model"
