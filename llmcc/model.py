@@ -13,6 +13,9 @@ neighbours). Outputs: ``weights`` [N] and ``ratios`` [K], the neighbours'
 weighted size of each coreset pipeline relative to ``-Oz`` (normalized value
 prediction, Liang et al. 2023).
 
+A TU larger than every training TU (``max_ir_bytes``) is outside what the model
+has labels for: it gets the static coreset order.
+
 Ranking (:func:`weighted_greedy`): not by ``ratios`` alone, since the k best
 single pipelines are often near-duplicates, but by greedy coverage over the
 neighbours' measured sizes (``neighbours.npy``): each next pipeline is the one
@@ -255,7 +258,16 @@ class ModelRanker(Ranker):
         for each coreset pipeline, in coreset order."""
         return [float(x) for x in self.run(ir_text)[1]]
 
+    def in_range(self, ir_text: str) -> bool:
+        """Whether the TU is no larger than the largest training TU (``max_ir_bytes`` of
+        ``model.json``, bytes of textual IR): the model has no labels beyond it."""
+        limit = self.card.get("max_ir_bytes")
+        return not limit or len(ir_text.encode("utf-8", "surrogateescape")) <= limit
+
     def rank(self, ir_text: str) -> list[str]:
-        """Coreset pipelines best first (:func:`weighted_greedy` over the neighbours)."""
+        """Coreset pipelines best first: :func:`weighted_greedy` over the neighbours, or
+        the static coreset order for a TU larger than every training TU."""
+        if not self.in_range(ir_text):
+            return list(self.pipelines)
         weights, _ = self.run(ir_text)
         return [self.pipelines[i] for i in weighted_greedy(weights, self._log_ratios)]

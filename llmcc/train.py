@@ -217,8 +217,10 @@ def fit(ns) -> int:
     for name in ("model.onnx", "tokenizer.json", "neighbours.npy"):
         with open(os.path.join(ns.out, name), "rb") as f:
             digest.update(f.read())
-    digest.update("\n".join(pipelines).encode())
+    max_ir_bytes = max(os.path.getsize(d["ir_path"]) for d in train)
+    digest.update("\n".join(pipelines + [f"max_ir_bytes={max_ir_bytes}"]).encode())
     card = {"id": digest.hexdigest()[:16], "pipelines": pipelines, "seed": SEED,
+            "max_ir_bytes": max_ir_bytes,
             "train_tus": len(train), "train_packages": len({d["package"] for d in train}),
             "vocab": tok.get_vocab_size(), "description": int(X.shape[1]), "embedding": dim,
             "tau": cv["tau"], "mix": cv["mix"], "quantized": not ns.no_quantize,
@@ -331,7 +333,8 @@ def evaluate(ns) -> int:
     for k in (1, 2, 3, 4, 8):
         print(f"{k:>3} {red(greedy, k):>6.2f}% {red([static] * len(data), k):>6.2f}% "
               f"{red(pointwise, k):>33.2f}%")
-    print(f"coreset oracle (all {len(pipelines)}): {red([pipelines] * len(data), len(pipelines)):.2f}%")
+    oracle = red([pipelines] * len(data), len(pipelines))
+    print(f"coreset oracle (all {len(pipelines)}): {oracle:.2f}%")
     imp = reg = 0
     for lab, r in zip(labels, greedy):
         s = lab["sizes"].get(r[0])

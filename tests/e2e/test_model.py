@@ -2,6 +2,7 @@
 is the default, a cache hit never loads it, and a broken model falls back to the static
 ranker without breaking the build."""
 
+import json
 import shutil
 
 from llmcc import stats
@@ -82,3 +83,17 @@ def test_broken_model_falls_back_to_the_static_ranker(llmcc, clang, llmcc_env, s
         s = stats.read(str(cache))
         assert s[counter] == 1 and s["candidates compiled"] >= 1
         assert object_size(str(sample_dir / f"b{i}.o")).total <= ref
+
+
+def test_a_tu_larger_than_every_training_tu_gets_the_static_order(clang, sample_dir, tmp_path):
+    text = _ir(clang, sample_dir, tmp_path)
+    small = tmp_path / "model"
+    shutil.copytree(model_dir(), small)
+    card = json.loads((small / "model.json").read_text())
+    assert card["max_ir_bytes"] >= 100_000  # the shipped model saw TUs up to this size
+    card["max_ir_bytes"] = len(text.encode()) - 1
+    (small / "model.json").write_text(json.dumps(card))
+    ranker = ModelRanker(str(small))
+    assert ranker.rank(text) == list(load_coreset())
+    assert ranker._session is None  # not even loaded
+    assert ModelRanker().rank(text) != list(load_coreset())
