@@ -327,12 +327,17 @@ def evaluate(ns) -> int:
     def red(ranks, k):
         return geomean_reduction([best_of(lab, r[:k]) / o for lab, r, o in zip(labels, ranks, oz)])
 
+    def total(ranks, k):
+        return 100.0 * (1.0 - sum(best_of(lab, r[:k]) for lab, r in zip(labels, ranks)) / sum(oz))
+
     print(f"validation: {len(data)} TUs of {len({d['package'] for d in data})} packages, "
           f"{len(pipelines)} coreset pipelines; geomean % smaller than -Oz, best of top-k + -Oz")
-    print(f"{'k':>3} {'model':>7} {'static':>7} {'model, ranked by predicted ratio':>34}")
+    print(f"{'k':>3} {'model':>7} {'static':>7} {'model, ranked by predicted ratio':>34}"
+          f"   total bytes: {'model':>7} {'static':>7}")
     for k in (1, 2, 3, 4, 8):
         print(f"{k:>3} {red(greedy, k):>6.2f}% {red([static] * len(data), k):>6.2f}% "
-              f"{red(pointwise, k):>33.2f}%")
+              f"{red(pointwise, k):>33.2f}%   {'':>12} {total(greedy, k):>6.2f}% "
+              f"{total([static] * len(data), k):>6.2f}%")
     oracle = red([pipelines] * len(data), len(pipelines))
     print(f"coreset oracle (all {len(pipelines)}): {oracle:.2f}%")
     imp = reg = 0
