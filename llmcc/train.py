@@ -93,15 +93,15 @@ def train_tokenizer(texts, vocab_size: int, path: str):
     return tok
 
 
-def describe(tokenizer, ir_text: str):
+def describe(tokenizer, chunks: list[str], features: list[float]):
     """The model's input description of one TU, float32 [V + N_FEATURES]: square
-    roots of token shares, then :func:`llmcc.model.features` (what ``model.onnx``
-    computes from its ``token_counts`` and ``features`` inputs)."""
+    roots of the token shares of ``chunks`` (:func:`llmcc.model.model_text`), then
+    ``features`` (:func:`llmcc.model.features`), as ``model.onnx`` computes it from
+    its ``token_counts`` and ``features`` inputs."""
     import numpy as np
-    counts = M.token_counts(tokenizer, M.model_text(ir_text))
+    counts = M.token_counts(tokenizer, chunks)
     shares = np.sqrt(counts / max(1.0, float(counts.sum())))
-    return np.concatenate([shares, np.asarray(M.features(ir_text), np.float32)]).astype(
-        np.float32)
+    return np.concatenate([shares, np.asarray(features, np.float32)]).astype(np.float32)
 
 
 class Projection:
@@ -184,7 +184,9 @@ def fit(ns) -> int:
     """Train the tokenizer and the neighbour model; write ``ns.out``."""
     import numpy as np
     from .rankers import load_coreset
-    pipelines = list(load_coreset(ns.coreset))
+    from .tune import read_pipelines
+    pipelines = (read_pipelines(ns.coreset, "llmcc train fit: cannot use coreset")
+                 if ns.coreset else list(load_coreset()))
     data = dataset(ns.corpus, ns.labels, ns.packages, pipelines)
     train = [d for d in data if d["split"] == "train"]
     if len(train) < 2 * CV_FOLDS:
@@ -194,11 +196,13 @@ def fit(ns) -> int:
     os.makedirs(ns.out, exist_ok=True)
     t0 = time.perf_counter()
     texts = []
-    for d in train:
-        texts += M.pick_chunks(M.model_text(_read(d["ir_path"])))
+    for d in train:  # each IR read and normalized once
+        ir = _read(d["ir_path"])
+        d["chunks"], d["features"] = M.model_text(ir), M.features(ir)
+        texts += M.pick_chunks(d["chunks"])
     tok = train_tokenizer(texts, ns.vocab, os.path.join(ns.out, "tokenizer.json"))
     del texts
-    X = np.stack([describe(tok, _read(d["ir_path"])) for d in train])
+    X = np.stack([describe(tok, d.pop("chunks"), d["features"]) for d in train])
     Y = np.minimum(np.asarray([d["targets"] for d in train], dtype=np.float64), 1.0)
     LY = np.log(Y).astype(np.float32)
     dim = min(ns.dim, X.shape[0] - 1, X.shape[1])

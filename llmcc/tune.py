@@ -757,7 +757,9 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
 def cmd_report(ns) -> int:
     """Print :func:`report` for the shipped (or given) coreset."""
     from .rankers import load_coreset
-    print("\n".join(report(ns.out, load_coreset(ns.coreset))))
+    pipelines = (read_pipelines(ns.coreset, "llmcc tune report: cannot use coreset")
+                 if ns.coreset else load_coreset())
+    print("\n".join(report(ns.out, pipelines)))
     return 0
 
 

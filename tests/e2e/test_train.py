@@ -87,3 +87,8 @@ def test_fit_on_a_missing_corpus_or_without_labels_says_so(llmcc, llmcc_env, tmp
     r = run([llmcc, "train", "fit", "--corpus", str(tmp_path / "rec"), "--labels",
              str(tmp_path / "labels"), "--out", str(tmp_path / "m")], env=llmcc_env)
     assert r.returncode == 1 and b"0 training TUs labelled" in r.stderr
+    # a coreset file that is not one: said, not replaced by a default pipeline list
+    r = run([llmcc, "train", "fit", "--corpus", str(tmp_path / "rec"), "--labels",
+             str(tmp_path / "labels"), "--coreset", str(tmp_path / "none.json"), "--out",
+             str(tmp_path / "m")], env=llmcc_env)
+    assert r.returncode == 1 and b"llmcc train fit: cannot use coreset" in r.stderr

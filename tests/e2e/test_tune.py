@@ -50,6 +50,9 @@ def test_record_search_broadcast_coreset_report(llmcc, llmcc_env, tmp_path):
     r = run([llmcc, "tune", "report", "--out", str(out), "--coreset", str(cs)], env=llmcc_env)
     assert b"validation TUs labelled with the coreset: 4" in r.stdout
     assert b"static ranker k=1" in r.stdout
+    r = run([llmcc, "tune", "report", "--out", str(out), "--coreset", str(tmp_path / "no.json")],
+            env=llmcc_env)
+    assert r.returncode == 1 and b"llmcc tune report: cannot use coreset" in r.stderr
 
 
 def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_env, tmp_path):
