@@ -336,7 +336,8 @@ def minimize(ev: Evaluator, best: list, best_size: int, budget: int,
 
 
 def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int,
-              seeds: list[list[tuple[str, str]]] = ()) -> dict:
+              seeds: list[list[tuple[str, str]]] = (),
+              incumbent: list[tuple[str, str]] | None = None, rung: int = 0) -> dict:
     """Autotune one TU within ``budget`` compiles; return its result record.
 
     Half the budget goes to exploration, half to :func:`minimize`. Without
@@ -344,17 +345,25 @@ def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int,
     pass lists (e.g. the current coreset's) it draws in turn a random list, an
     edit of the best list so far and an edit of a random seed (:func:`mutate`),
     so the budget is spent near lists known to beat ``-Oz`` on other TUs.
+    ``incumbent`` (the best pass list of an earlier rung, see
+    :func:`successive_halving`) continues a search: it is measured first and
+    is the best list to beat. The random stream depends on ``seed``, ``rung``
+    and the TU only, so a rerun gives the same record.
     """
     t0 = time.perf_counter()
     ev.select(tu)
-    rng = random.Random(f"{seed}:{tu.ir_hash}")
+    rng = random.Random(f"{seed}:{tu.ir_hash}" if rung == 0 else f"{seed}:{rung}:{tu.ir_hash}")
     alphabet = search_alphabet()
     start = ev.compiles
     oz = ev.size(OZ)
     if oz is None:
         return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split,
-                "error": "-Oz failed", "compiles": ev.compiles - start}
+                "error": "-Oz failed", "compiles": ev.compiles - start, "rung": rung}
     best, best_size = [alphabet[0]], oz
+    if incumbent:
+        s = ev.size(render(incumbent))
+        if _better(s, best_size):
+            best, best_size = list(incumbent), s
     random_budget = budget // 2
     draw = 0
     while ev.compiles - start < random_budget:
@@ -374,8 +383,72 @@ def search_tu(ev: Evaluator, tu: TU, budget: int, seed: int,
             best, best_size = cand, s
     best, best_size = minimize(ev, best, best_size, budget - (ev.compiles - start), alphabet, rng)
     return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
-            "best_pipeline": render(best), "best_size": best_size,
+            "best_pipeline": render(best), "best_size": best_size, "rung": rung,
             "compiles": ev.compiles - start, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def search_results(out_dir: str) -> dict[str, dict]:
+    """ir_hash -> the TU's search result over all rungs of ``OUT/search.jsonl``:
+    the record of its smallest object (ties: the later rung), with ``compiles``
+    summed over rungs and ``rung`` the highest rung searched. Records without a
+    ``rung`` (older runs) are rung 0; records without a size are skipped."""
+    out: dict[str, dict] = {}
+    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
+        if "best_size" not in r or r.get("oz_size") is None:
+            continue
+        r = {**r, "rung": int(r.get("rung", 0))}
+        prev = out.get(r["ir_hash"])
+        if prev is None:
+            out[r["ir_hash"]] = r
+            continue
+        keep = r if r["best_size"] <= prev["best_size"] else dict(prev)
+        keep["compiles"] = prev["compiles"] + r["compiles"]
+        keep["rung"] = max(prev["rung"], r["rung"])
+        out[r["ir_hash"]] = keep
+    return out
+
+
+def promote(results: list[dict], keep: float) -> list[str]:
+    """Successive halving's promotion: the ``ceil(keep * len(results))`` TUs whose
+    search so far found the largest relative gain ``(oz - best) / oz``, ties by
+    ir_hash (deterministic). TUs with no gain are promoted only to fill the
+    quota. Returns their ir_hashes, best first (Jamieson & Talwalkar, 2016)."""
+    n = math.ceil(keep * len(results))
+    ranked = sorted(results, key=lambda r: (-(r["oz_size"] - r["best_size"]) / max(r["oz_size"], 1),
+                                            r["ir_hash"]))
+    return [r["ir_hash"] for r in ranked[:n]]
+
+
+def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: str):
+    """Plan the next batch of a successive-halving search.
+
+    Rung 0 searches every TU with ``rungs[0]`` compiles; rung i > 0 continues,
+    from its best pass list, the ``keep`` fraction of rung i-1's TUs with the
+    largest gains, up to ``rungs[i]`` compiles in all (``rungs[i] - rungs[i-1]``
+    more). Returns ``(rung, [(tu, extra_budget, incumbent_or_None)])`` for the
+    lowest rung with work left, or ``(len(rungs), [])`` when all are done;
+    a rung starts only when the one below it is complete, so the promotion is
+    the same whether a run was interrupted or not.
+    """
+    results = search_results(out_dir)
+    by_hash = {t.ir_hash: t for t in tus}
+    done_rung: dict[str, set[int]] = {}
+    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
+        done_rung.setdefault(r.get("ir_hash"), set()).add(int(r.get("rung", 0)))
+    level = [t.ir_hash for t in tus]
+    for i, budget in enumerate(rungs):
+        if i > 0:
+            have = [results[h] for h in level if h in results]
+            level = promote(have, keep)
+        todo = [h for h in level if i not in done_rung.get(h, set())]
+        if todo:
+            extra = budget - (rungs[i - 1] if i else 0)
+            jobs = []
+            for h in todo:
+                inc = flatten(results[h]["best_pipeline"]) if i and h in results else None
+                jobs.append((by_hash[h], extra, inc))
+            return i, jobs
+    return len(rungs), []
 
 
 # --- streaming over TUs --------------------------------------------------------
@@ -416,10 +489,10 @@ def _init_worker(state_dir: str, timeout: float) -> None:
 
 
 def _search_job(args) -> tuple[dict, list]:
-    tu, budget, seed, seeds = args
+    tu, budget, seed, seeds, incumbent, rung = args
     ev = _WORKER["ev"]
     ev.failures = []
-    return search_tu(ev, tu, budget, seed, seeds), ev.failures
+    return search_tu(ev, tu, budget, seed, seeds, incumbent, rung), ev.failures
 
 
 def read_pipelines(path: str, error: str, check: bool = False) -> list[str]:
@@ -497,13 +570,21 @@ def cmd_search(ns) -> int:
     """Per-TU random search plus minimization; appends to ``OUT/search.jsonl``."""
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
-    done = _done(os.path.join(ns.out, "search.jsonl"))
     seeds = [] if ns.seeds == "none" else load_seeds(ns.seeds)
-    jobs = [(t, ns.budget, ns.seed, seeds) for t in tus if t.ir_hash not in done]
-    print(f"search: {len(tus)} TUs selected, {len(tus) - len(jobs)} done, {len(jobs)} to go "
-          f"({ns.budget} compiles each, {len(seeds)} seed pass lists)", file=sys.stderr)
-    _stream(jobs, _search_job, os.path.join(ns.out, "search.jsonl"),
-            os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "search")
+    rungs = [int(b) for b in ns.rungs.split(",")] if ns.rungs else [ns.budget]
+    if any(b <= a for a, b in zip(rungs, rungs[1:])) or rungs[0] < 1:
+        raise SystemExit(f"llmcc tune search: --rungs must increase: {ns.rungs}")
+    while True:
+        rung, todo = successive_halving(tus, rungs, ns.keep, ns.out)
+        if not todo:
+            break
+        jobs = [(t, extra, ns.seed, seeds, inc, rung) for t, extra, inc in todo]
+        print(f"search: rung {rung} of {len(rungs)} ({rungs[rung]} compiles per TU in all): "
+              f"{len(jobs)} TUs to go, {len(seeds)} seed pass lists", file=sys.stderr)
+        _stream(jobs, _search_job, os.path.join(ns.out, "search.jsonl"),
+                os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout,
+                f"search rung {rung}")
+    print(f"search: {len(tus)} TUs selected, every rung done", file=sys.stderr)
     return 0
 
 
@@ -519,8 +600,8 @@ def broadcast_set(out_dir: str, top: int) -> list[str]:
         pass
     freq: Counter = Counter()
     gain: Counter = Counter()
-    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
-        if r.get("split") != "train" or "best_pipeline" not in r:
+    for r in search_results(out_dir).values():
+        if r.get("split") != "train":
             continue
         if r["best_size"] < r["oz_size"]:
             freq[r["best_pipeline"]] += 1
@@ -709,7 +790,7 @@ def cmd_coreset(ns) -> int:
 def report(out_dir: str, coreset: list[str]) -> list[str]:
     """Report lines: autotuner, coreset oracle and static prefixes on the validation split."""
     lines = []
-    search = [r for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")) if "best_size" in r]
+    search = list(search_results(out_dir).values())
     for split in ("train", "validation"):
         rs = [r for r in search if r["split"] == split and r["oz_size"] > 0]
         if rs:
@@ -784,6 +865,12 @@ def main(argv: list[str]) -> int:
                        help="only TUs of this split")
         if name == "search":
             s.add_argument("--budget", type=int, default=60, help="compiles per TU")
+            s.add_argument("--rungs", default=None, metavar="B0,B1,...",
+                           help="successive halving: every TU gets B0 compiles, the --keep "
+                                "fraction with the largest gains continues to B1 in all, "
+                                "and so on (overrides --budget)")
+            s.add_argument("--keep", type=float, default=0.5,
+                           help="fraction of a rung's TUs promoted to the next (default 0.5)")
             s.add_argument("--seed", type=int, default=0)
             s.add_argument("--seeds", default=None, metavar="JSON|none",
                            help="explore around these pass lists (a coreset JSON file; "

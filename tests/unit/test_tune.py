@@ -126,3 +126,43 @@ def test_coreset_pool_drops_rejected_and_ignores_partly_labelled_tus(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["pipelines"] == [b, a]
     assert doc["train_tus"] == 2 and doc["rejected"] == [c]
+
+
+def _tu(h, split="train"):
+    from llmcc.tune import TU
+    return TU(h, f"/nonexistent/{h}.ll", (), "pkg", split, 100)
+
+
+def _write_search(tmp_path, records):
+    import json
+    with open(tmp_path / "search.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+def test_successive_halving_promotes_the_largest_gains_and_resumes(tmp_path):
+    from llmcc.tune import promote, search_results, successive_halving
+    tus = [_tu(h) for h in ("a", "b", "c", "d")]
+    rungs = [10, 30]
+    rung, todo = successive_halving(tus, rungs, 0.5, str(tmp_path))
+    assert rung == 0 and [t.ir_hash for t, _, _ in todo] == ["a", "b", "c", "d"]
+    assert all(extra == 10 and inc is None for _, extra, inc in todo)
+    # rung 0 done: b and d found the largest relative gains
+    recs = [{"ir_hash": h, "split": "train", "oz_size": 100, "best_size": s,
+             "best_pipeline": "function(instcombine)", "compiles": 10}
+            for h, s in (("a", 100), ("b", 90), ("c", 99), ("d", 95))]
+    _write_search(tmp_path, recs[:3])
+    rung, todo = successive_halving(tus, rungs, 0.5, str(tmp_path))
+    assert rung == 0 and [t.ir_hash for t, _, _ in todo] == ["d"]  # rung 1 waits for rung 0
+    _write_search(tmp_path, recs)
+    rung, todo = successive_halving(tus, rungs, 0.5, str(tmp_path))
+    assert rung == 1 and [t.ir_hash for t, _, _ in todo] == ["b", "d"]
+    assert all(extra == 20 and inc == [("instcombine", "function")] for _, extra, inc in todo)
+    # b's rung 1 record (worse than its rung 0) is resumed past; d remains
+    _write_search(tmp_path, recs + [{**recs[1], "best_size": 92, "rung": 1, "compiles": 20,
+                                     "best_pipeline": "function(sroa)"}])
+    rung, todo = successive_halving(tus, rungs, 0.5, str(tmp_path))
+    assert rung == 1 and [t.ir_hash for t, _, _ in todo] == ["d"]
+    merged = search_results(str(tmp_path))["b"]
+    assert (merged["best_size"], merged["compiles"], merged["rung"]) == (90, 30, 1)
+    assert promote(list(search_results(str(tmp_path)).values()), 0.25) == ["b"]
