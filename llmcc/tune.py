@@ -419,7 +419,8 @@ def promote(results: list[dict], keep: float) -> list[str]:
     return [r["ir_hash"] for r in ranked[:n]]
 
 
-def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: str):
+def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: str,
+                       split: str = "all"):
     """Plan the next batch of a successive-halving search.
 
     Rung 0 searches every TU with ``rungs[0]`` compiles; rung i > 0 continues,
@@ -428,19 +429,23 @@ def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: st
     more). Returns ``(rung, [(tu, extra_budget, incumbent_or_None)])`` for the
     lowest rung with work left, or ``(len(rungs), [])`` when all are done;
     a rung starts only when the one below it is complete, so the promotion is
-    the same whether a run was interrupted or not.
+    the same whether a run was interrupted or not. TUs of ``split`` that
+    ``OUT/search.jsonl`` already holds take part in the promotion even when
+    ``tus`` lacks them (a corpus still being rebuilt); their work is left out
+    of the batch until they are in ``tus``.
     """
     results = search_results(out_dir)
     by_hash = {t.ir_hash: t for t in tus}
     done_rung: dict[str, set[int]] = {}
     for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
         done_rung.setdefault(r.get("ir_hash"), set()).add(int(r.get("rung", 0)))
-    level = [t.ir_hash for t in tus]
+    level = sorted({t.ir_hash for t in tus} | {h for h, r in results.items()
+                                               if split in ("all", r.get("split"))})
     for i, budget in enumerate(rungs):
         if i > 0:
             have = [results[h] for h in level if h in results]
             level = promote(have, keep)
-        todo = [h for h in level if i not in done_rung.get(h, set())]
+        todo = [h for h in level if i not in done_rung.get(h, set()) and h in by_hash]
         if todo:
             extra = budget - (rungs[i - 1] if i else 0)
             jobs = []
@@ -570,12 +575,15 @@ def cmd_search(ns) -> int:
     """Per-TU random search plus minimization; appends to ``OUT/search.jsonl``."""
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
+    if ns.searched_only:  # deepen an earlier search: no new TU enters rung 0
+        searched = set(search_results(ns.out))
+        tus = [t for t in tus if t.ir_hash in searched]
     seeds = [] if ns.seeds == "none" else load_seeds(ns.seeds)
     rungs = [int(b) for b in ns.rungs.split(",")] if ns.rungs else [ns.budget]
     if any(b <= a for a, b in zip(rungs, rungs[1:])) or rungs[0] < 1:
         raise SystemExit(f"llmcc tune search: --rungs must increase: {ns.rungs}")
     while True:
-        rung, todo = successive_halving(tus, rungs, ns.keep, ns.out)
+        rung, todo = successive_halving(tus, rungs, ns.keep, ns.out, ns.split)
         if not todo:
             break
         jobs = [(t, extra, ns.seed, seeds, inc, rung) for t, extra, inc in todo]
@@ -869,6 +877,9 @@ def main(argv: list[str]) -> int:
                            help="successive halving: every TU gets B0 compiles, the --keep "
                                 "fraction with the largest gains continues to B1 in all, "
                                 "and so on (overrides --budget)")
+            s.add_argument("--searched-only", action="store_true",
+                           help="only TUs OUT/search.jsonl already holds (continue an "
+                                "earlier search in deeper rungs)")
             s.add_argument("--keep", type=float, default=0.5,
                            help="fraction of a rung's TUs promoted to the next (default 0.5)")
             s.add_argument("--seed", type=int, default=0)

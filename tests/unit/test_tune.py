@@ -166,3 +166,15 @@ def test_successive_halving_promotes_the_largest_gains_and_resumes(tmp_path):
     merged = search_results(str(tmp_path))["b"]
     assert (merged["best_size"], merged["compiles"], merged["rung"]) == (90, 30, 1)
     assert promote(list(search_results(str(tmp_path)).values()), 0.25) == ["b"]
+
+
+def test_promotion_counts_searched_tus_missing_from_the_corpus(tmp_path):
+    from llmcc.tune import successive_halving
+    recs = [{"ir_hash": h, "split": "train", "oz_size": 100, "best_size": s,
+             "best_pipeline": "function(instcombine)", "compiles": 10}
+            for h, s in (("a", 100), ("b", 90), ("c", 99), ("d", 95))]
+    _write_search(tmp_path, recs + [{**recs[0], "ir_hash": "v", "split": "validation",
+                                     "best_size": 50}])
+    # only a and d are recorded so far: b and d are promoted, d is the only work now
+    rung, todo = successive_halving([_tu("a"), _tu("d")], [10, 30], 0.5, str(tmp_path), "train")
+    assert rung == 1 and [t.ir_hash for t, _, _ in todo] == ["d"]
