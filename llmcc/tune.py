@@ -445,8 +445,9 @@ def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: st
         if i > 0:
             have = [results[h] for h in level if h in results]
             level = promote(have, keep)
-        todo = [h for h in level if i not in done_rung.get(h, set()) and h in by_hash]
-        if todo:
+        todo = [h for h in level if i not in done_rung.get(h, set())]
+        if todo:  # TUs not in ``tus`` yet hold the next rung back, but are no work now
+            todo = [h for h in todo if h in by_hash]
             extra = budget - (rungs[i - 1] if i else 0)
             jobs = []
             for h in todo:
@@ -585,6 +586,9 @@ def cmd_search(ns) -> int:
     while True:
         rung, todo = successive_halving(tus, rungs, ns.keep, ns.out, ns.split)
         if not todo:
+            if rung < len(rungs):
+                print(f"search: rung {rung} waits for TUs whose IR is not recorded",
+                      file=sys.stderr)
             break
         jobs = [(t, extra, ns.seed, seeds, inc, rung) for t, extra, inc in todo]
         print(f"search: rung {rung} of {len(rungs)} ({rungs[rung]} compiles per TU in all): "

@@ -178,3 +178,8 @@ def test_promotion_counts_searched_tus_missing_from_the_corpus(tmp_path):
     # only a and d are recorded so far: b and d are promoted, d is the only work now
     rung, todo = successive_halving([_tu("a"), _tu("d")], [10, 30], 0.5, str(tmp_path), "train")
     assert rung == 1 and [t.ir_hash for t, _, _ in todo] == ["d"]
+    # d done: rung 1 still waits for b, whose IR is missing, before rung 2 starts
+    _write_search(tmp_path, recs + [{**recs[3], "rung": 1, "best_size": 80}])
+    rung, todo = successive_halving([_tu("a"), _tu("d")], [10, 30, 60], 0.5, str(tmp_path),
+                                    "train")
+    assert rung == 1 and todo == []
