@@ -1,4 +1,4 @@
-"""``llmcc cache``: export, import and merge pinned caches (see :mod:`llmcc.pinned`).
+"""``llmcc cache``: export, import and merge pinned caches (see :mod:`llmcc.store.pinned`).
 
     llmcc cache export FILE [--since STAMP]   decisions of the local cache for this toolchain
     llmcc cache import FILE                   pinned decisions into the local cache
@@ -11,13 +11,15 @@ import argparse
 import os
 import sys
 
-from . import cache as cache_mod, config as config_mod, pinned as pinned_mod
-from .errors import LlmccError
+from llmcc.store import cache as cache_mod
+from llmcc import config as config_mod
+from llmcc.store import pinned as pinned_mod
+from llmcc.errors import LlmccError
 
 
 def _toolchain(env: dict[str, str]):
-    from .driver import self_paths
-    from .toolchain import resolve
+    from llmcc.compile.toolchain import self_paths
+    from llmcc.compile.toolchain import resolve
     return resolve(False, self_paths(), env, None)
 
 

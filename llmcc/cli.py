@@ -16,14 +16,17 @@ import os
 import subprocess
 import sys
 
-from . import __version__, cache as cache_mod, config as config_mod, stats
-from .errors import LlmccError
+from llmcc import __version__
+from llmcc.store import cache as cache_mod
+from llmcc import config as config_mod
+from llmcc.store import stats
+from llmcc.errors import LlmccError
 
 OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
                "-h", "--help", "-p", "--show-config", "--identity"}
-SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.bench", "tune": "llmcc.tune", "cache": "llmcc.cachecmd",
-                              "difftest": "llmcc.difftest", "train": "llmcc.train",
-                              "corpus": "llmcc.corpus"}
+SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.lab.benchcmd", "tune": "llmcc.lab.tune", "cache": "llmcc.cachecmd",
+                              "difftest": "llmcc.lab.difftest", "train": "llmcc.lab.train",
+                              "corpus": "llmcc.lab.corpus"}
 
 
 def _is_cxx_name(name: str) -> bool:
@@ -84,9 +87,9 @@ def output_identity(cfg: config_mod.Config, env: dict[str, str], cxx: bool) -> s
     A wrapping cache such as ccache must key on it, or a model update serves stale
     objects."""
     import xxhash
-    from .driver import self_paths
-    from .rankers import load_ranker
-    from .toolchain import resolve
+    from llmcc.compile.toolchain import self_paths
+    from llmcc.rank.rankers import load_ranker
+    from llmcc.compile.toolchain import resolve
     tc = resolve(cxx, self_paths(), env, None)
     try:
         ranker = load_ranker(cfg.ranker).identity
@@ -140,8 +143,8 @@ def _manage(argv: list[str], prog: str) -> int:
         print(output_identity(cfg, env, prog.endswith("++")))
     elif ns.version:
         print(f"llmcc {__version__}")
-        from .driver import self_paths
-        from .toolchain import resolve
+        from llmcc.compile.toolchain import self_paths
+        from llmcc.compile.toolchain import resolve
         try:
             tc = resolve(prog.endswith("++"), self_paths(), env, None)
             print(f"real compiler: {tc.clang} (clang {tc.version})")
@@ -163,7 +166,7 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
     if args and args[0].startswith("--llmcc-driver="):
         # A masquerade shim: always the compiler, C++ by the shim's name.
         name = args[0].split("=", 1)[1]
-        from .driver import compile_main
+        from llmcc.compile.driver import compile_main
         return compile_main(args[1:], _is_cxx_name(name) if cxx is None else cxx)
     if cxx is None:
         cxx = _is_cxx_name(argv0)
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
             return _quiet_on_closed_pipe(_manage, args, os.path.basename(argv0))
     if _own_name(argv0) and not args:
         return _quiet_on_closed_pipe(_manage, ["--help"], os.path.basename(argv0))
-    from .driver import compile_main
+    from llmcc.compile.driver import compile_main
     return compile_main(args, cxx)
 
 

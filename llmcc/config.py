@@ -9,7 +9,7 @@ Keys (type, default):
     max_entries (int, 200000)  cache entries kept; the oldest are evicted beyond it
     candidates  (int, 4)       k: ranked pipelines tried besides ``-Oz`` (see README, "Choosing k")
     ranker      (str, "model")  which ranker proposes pipelines: ``model`` or ``static``
-    policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.cmdline.POLICIES``)
+    policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.compile.cmdline.POLICIES``)
     timeout     (float, 120)   seconds allowed to each candidate's ``opt`` and codegen
     disable     (bool, false)  pass every call to the real clang
     readonly    (bool, false)  use the cache but never write it
@@ -31,7 +31,7 @@ import os
 import tomllib
 from dataclasses import dataclass, fields
 
-from .errors import ConfigError
+from llmcc.errors import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

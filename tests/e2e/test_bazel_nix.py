@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from llmcc import pinned
+from llmcc.store import pinned
 from tests.conftest import run
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

@@ -1,11 +1,10 @@
 """Compiling real C through ``llmcc``: sizes, identity with clang -Oz, pass-through."""
 
-import json
 import os
 
 import pytest
 
-from llmcc.objsize import object_size
+from llmcc.llvm.objsize import object_size
 from tests.conftest import run
 from tests.e2e.conftest import EXPECTED_OUTPUT
 
@@ -37,10 +36,10 @@ def test_oz_baseline_is_byte_identical_to_clang(llmcc, clang, llmcc_env, sample_
 @pytest.mark.parametrize("flags", [[], ["-fPIC"], ["-fno-pie"], ["-mcmodel=medium"], ["-g"]])
 def test_clang_oz_pipeline_through_opt_is_byte_identical(clang, sample_dir, tmp_path, flags):
     """clang's printed -Oz pipeline through opt-19, then codegen, reproduces clang -Oz."""
-    from llmcc.cmdline import classify
+    from llmcc.compile.cmdline import classify
     from llmcc.config import Config
-    from llmcc.driver import Candidate, Context, compile_candidate
-    from llmcc.toolchain import resolve
+    from llmcc.compile.driver import Candidate, Context, compile_candidate
+    from llmcc.compile.toolchain import resolve
     tc = resolve(False, (), dict(os.environ, LLMCC_CLANG=clang), None)
     comp = classify(["-c", "-Oz", "sample.c"] + flags)
     ir = tmp_path / "x.ll"
@@ -73,7 +72,7 @@ def test_warm_oz_decision_compiles_directly_with_the_same_dependency_file(
         check=True)
     assert (sample_dir / "warm.o").read_bytes() == (sample_dir / "cold.o").read_bytes()
     assert (sample_dir / "warm.d").read_text() == cold_dep.replace("cold.o", "warm.o")
-    from llmcc import stats
+    from llmcc.store import stats
     s = stats.read(env["LLMCC_CACHE_DIR"])
     assert s["direct -Oz compiles"] == 1 and s["cache hits"] == 1
 
@@ -228,7 +227,7 @@ def test_output_to_dev_null_leaves_it_a_device(llmcc, llmcc_env, sample_dir):
 
 
 def test_special_file_output_is_written_into_not_replaced(tmp_path):
-    from llmcc.driver import _install
+    from llmcc.compile.driver import _install
     src = tmp_path / "obj.o"
     src.write_bytes(b"\x7fELF object")
     fifo = tmp_path / "pipe"

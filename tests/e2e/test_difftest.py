@@ -13,9 +13,9 @@ from collections import Counter
 
 import pytest
 
-from llmcc import stats
-from llmcc.difftest import rejected
-from llmcc.rankers import load_coreset
+from llmcc.store import stats
+from llmcc.lab.difftest import rejected
+from llmcc.rank.rankers import load_coreset
 
 #: The command a user runs.
 DIFFTEST = [shutil.which("llmcc") or "llmcc", "difftest"]

@@ -4,7 +4,7 @@ import os
 import shutil
 import stat
 
-from llmcc import stats
+from llmcc.store import stats
 from tests.conftest import run
 from tests.e2e.project import N_FILES, write_project
 

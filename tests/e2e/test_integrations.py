@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from llmcc import stats
+from llmcc.store import stats
 from tests.conftest import run
 from tests.e2e.project import N_FILES, write_project
 
@@ -78,13 +78,13 @@ def test_record_mode_stores_ir_and_manifest(llmcc, llmcc_env, sample_dir, tmp_pa
 
 
 def test_static_ranker_pipelines_are_accepted_by_opt(clang, sample_dir, tmp_path):
-    from llmcc.passes import check_pipeline
-    from llmcc.rankers import STARTER_PIPELINES, load_coreset
+    from llmcc.llvm.passes import check_pipeline
+    from llmcc.rank.rankers import STARTER_PIPELINES, load_coreset
     ir = tmp_path / "x.ll"
     run([clang, "-Oz", "-Xclang", "-disable-llvm-passes", "-S", "-emit-llvm", "sample.c", "-o",
          str(ir)], cwd=sample_dir, check=True)
     opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
-    from llmcc.passes import with_mandatory_passes
+    from llmcc.llvm.passes import with_mandatory_passes
     assert load_coreset() != STARTER_PIPELINES  # the tuned coreset ships
     for p in STARTER_PIPELINES + load_coreset():
         assert check_pipeline(p) == p

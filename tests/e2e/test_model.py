@@ -5,11 +5,11 @@ ranker without breaking the build."""
 import json
 import shutil
 
-from llmcc import stats
-from llmcc.model import ModelRanker, model_dir
-from llmcc.objsize import object_size
-from llmcc.passes import check_pipeline
-from llmcc.rankers import load_coreset
+from llmcc.store import stats
+from llmcc.rank.model import ModelRanker, model_dir
+from llmcc.llvm.objsize import object_size
+from llmcc.llvm.passes import check_pipeline
+from llmcc.rank.rankers import load_coreset
 from tests.conftest import run
 
 

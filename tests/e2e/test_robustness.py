@@ -6,13 +6,13 @@ import stat
 
 import pytest
 
-from llmcc.objsize import object_size
+from llmcc.llvm.objsize import object_size
 from tests.conftest import run
 from tests.e2e.project import N_FILES, write_project
 
 
 def _stats(llmcc, env):
-    from llmcc import stats
+    from llmcc.store import stats
     return stats.read(env["LLMCC_CACHE_DIR"])
 
 

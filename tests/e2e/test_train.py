@@ -3,7 +3,7 @@ evaluate on a validation package, and compile with the trained model."""
 
 import json
 
-from llmcc import stats
+from llmcc.store import stats
 from tests.conftest import run
 from tests.e2e.project import write_project
 

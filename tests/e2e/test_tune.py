@@ -62,7 +62,7 @@ def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_en
     assert run([llmcc, "-O2", "-c", "conftest.c", "-o", "conftest.o"], env=env,
                cwd=proj).returncode == 0
     assert "conftest.c" in (rec / "records.jsonl").read_text()
-    from llmcc.corpus import unique_records
+    from llmcc.lab.corpus import unique_records
     sources = [r["source"] for r, _, _ in unique_records(str(rec))]
     assert sources and not any(s.endswith("conftest.c") for s in sources)
 
@@ -92,9 +92,9 @@ def test_label_given_pipelines_skips_probes_and_repeated_codegen(llmcc, llmcc_en
 
 
 def test_recheck_clears_failures_that_now_compile(llmcc, llmcc_env, tmp_path):
-    from llmcc.tune import rejected_pipelines
+    from llmcc.lab.tune import rejected_pipelines
     _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
-    from llmcc.corpus import unique_records
+    from llmcc.lab.corpus import unique_records
     h = next(iter(unique_records(str(rec))))[0]["ir_hash"]
     out = tmp_path / "tune"
     out.mkdir()
@@ -116,7 +116,7 @@ def test_recheck_clears_failures_that_now_compile(llmcc, llmcc_env, tmp_path):
 
 def test_seeded_search_then_labels_only_on_tus_not_searched(llmcc, llmcc_env, tmp_path):
     _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
-    from llmcc.corpus import unique_records
+    from llmcc.lab.corpus import unique_records
     n_tus = len(list(unique_records(str(rec))))
     assert n_tus >= 3
     out = tmp_path / "tune"

@@ -3,7 +3,7 @@
 import json
 import os
 
-from llmcc.cache import Entry, Store, cache_key, normalize_ir
+from llmcc.store.cache import Entry, Store, cache_key, normalize_ir
 
 
 def test_round_trip(tmp_path):

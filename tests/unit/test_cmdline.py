@@ -2,7 +2,7 @@
 
 import pytest
 
-from llmcc.cmdline import Compile, PassThrough, classify, expand_response_files
+from llmcc.compile.cmdline import Compile, PassThrough, classify, expand_response_files
 
 PASS = [
     (["x.c", "-o", "x"], "link"),

@@ -5,8 +5,8 @@ import random
 
 import numpy as np
 
-from llmcc.model import OPCODES, features, model_text, weighted_greedy
-from llmcc.tune import greedy_coreset
+from llmcc.rank.model import OPCODES, features, model_text, weighted_greedy
+from llmcc.lab.tune import greedy_coreset
 
 
 def _labels(n_tus, pipelines, seed):

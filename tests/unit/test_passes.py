@@ -3,7 +3,7 @@
 import pytest
 
 from llmcc.errors import PipelineError
-from llmcc.passes import check_pipeline, contains_oz, parse_pipeline, substitute_oz
+from llmcc.llvm.passes import check_pipeline, contains_oz, parse_pipeline, substitute_oz
 
 ACCEPTED = [
     "default<Oz>",
@@ -76,7 +76,7 @@ def test_oz_substitution_only_replaces_the_token():
 
 
 def test_always_inliner_is_mandatory_unless_oz_comes_first():
-    from llmcc.passes import with_mandatory_passes
+    from llmcc.llvm.passes import with_mandatory_passes
     assert with_mandatory_passes("default<Oz>,mergefunc") == "default<Oz>,mergefunc"
     assert with_mandatory_passes("function(sroa),default<Oz>") == (
         "always-inline,function(sroa),default<Oz>")
@@ -84,7 +84,7 @@ def test_always_inliner_is_mandatory_unless_oz_comes_first():
 
 
 def test_bare_instcombine_runs_without_fixpoint_verification():
-    from llmcc.passes import with_mandatory_passes
+    from llmcc.llvm.passes import with_mandatory_passes
     assert with_mandatory_passes("function(instcombine,aggressive-instcombine)") == (
         "always-inline,function(instcombine<no-verify-fixpoint>,aggressive-instcombine)")
     assert with_mandatory_passes("default<Oz>,function(instcombine)") == (

@@ -2,7 +2,7 @@
 
 import multiprocessing
 
-from llmcc import stats
+from llmcc.store import stats
 
 
 def _worker(cache_dir, n):

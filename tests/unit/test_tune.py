@@ -5,8 +5,8 @@ import random
 
 import pytest
 
-from llmcc.passes import check_pipeline
-from llmcc.tune import (SEARCH_EXCLUDED, best_of, flatten, geomean_reduction, greedy_coreset,
+from llmcc.llvm.passes import check_pipeline
+from llmcc.lab.tune import (SEARCH_EXCLUDED, best_of, flatten, geomean_reduction, greedy_coreset,
                         load_seeds, mutate, random_list, render, search_alphabet)
 
 
@@ -95,7 +95,7 @@ def test_greedy_coreset_stops_when_nothing_helps():
 
 
 def test_build_probes_are_recognised():
-    from llmcc.corpus import is_build_probe
+    from llmcc.lab.corpus import is_build_probe
     assert is_build_probe("/b/pkg/conftest.c", "/b/pkg")
     assert is_build_probe("/b/pkg/conftest2.cpp")
     assert is_build_probe("/b/pkg/build/CMakeFiles/CMakeScratch/TryCompile-x/src.c")
@@ -106,7 +106,7 @@ def test_build_probes_are_recognised():
 
 def test_coreset_pool_drops_rejected_and_ignores_partly_labelled_tus(tmp_path):
     import json
-    from llmcc.tune import main
+    from llmcc.lab.tune import main
     a, b, c = "function(sroa)", "function(dce)", "function(gvn)"
     labels = [
         # fully labelled training TUs: b helps most, a a little, c is rejected
@@ -129,7 +129,7 @@ def test_coreset_pool_drops_rejected_and_ignores_partly_labelled_tus(tmp_path):
 
 
 def _tu(h, split="train"):
-    from llmcc.tune import TU
+    from llmcc.lab.tune import TU
     return TU(h, f"/nonexistent/{h}.ll", (), "pkg", split, 100)
 
 
@@ -141,7 +141,7 @@ def _write_search(tmp_path, records):
 
 
 def test_successive_halving_promotes_the_largest_gains_and_resumes(tmp_path):
-    from llmcc.tune import promote, search_results, successive_halving
+    from llmcc.lab.tune import promote, search_results, successive_halving
     tus = [_tu(h) for h in ("a", "b", "c", "d")]
     rungs = [10, 30]
     rung, todo = successive_halving(tus, rungs, 0.5, str(tmp_path))
@@ -169,7 +169,7 @@ def test_successive_halving_promotes_the_largest_gains_and_resumes(tmp_path):
 
 
 def test_promotion_counts_searched_tus_missing_from_the_corpus(tmp_path):
-    from llmcc.tune import successive_halving
+    from llmcc.lab.tune import successive_halving
     recs = [{"ir_hash": h, "split": "train", "oz_size": 100, "best_size": s,
              "best_pipeline": "function(instcombine)", "compiles": 10}
             for h, s in (("a", 100), ("b", 90), ("c", 99), ("d", 95))]

@@ -1,13 +1,13 @@
 """``llmcc corpus``: the recorded corpus of unoptimized IR (DESIGN.md, "Data rules").
 
     llmcc corpus build    [build_corpus.py options]   build Debian source packages with
-                                                      LLMCC_RECORD (corpus/build_corpus.py)
+                                                      LLMCC_RECORD (llmcc.lab.corpus_build)
     llmcc corpus manifest --corpus DIR [--out corpus/manifest.jsonl.gz]
     llmcc corpus stats    --corpus DIR
 
 The manifest names, for every unique TU, its package, Debian version, file
 (relative to the unpacked source), codegen flags, IR hash and IR size; it is
-committed, the corpus is not (``corpus/build_corpus.py`` rebuilds it).
+committed, the corpus is not (``llmcc corpus build`` rebuilds it).
 """
 
 from __future__ import annotations
@@ -17,11 +17,8 @@ import gzip
 import json
 import os
 import re
-import runpy
-import sys
 from collections import Counter
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _relative_source(path: str, package: str) -> str:
@@ -96,15 +93,13 @@ def stats_lines(records: list[dict]) -> list[str]:
 def main(argv: list[str]) -> int:
     """Entry point of ``llmcc corpus``."""
     if argv and argv[0] == "build":
-        script = os.path.join(REPO, "corpus", "build_corpus.py")
-        sys.argv = [script] + argv[1:]
-        runpy.run_path(script, run_name="__main__")
-        return 0
+        from llmcc.lab import corpus_build
+        return corpus_build.main(argv[1:])
     p = argparse.ArgumentParser(prog="llmcc corpus", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("manifest")
     m.add_argument("--corpus", required=True)
-    m.add_argument("--out", default=os.path.join(REPO, "corpus", "manifest.jsonl.gz"))
+    m.add_argument("--out", required=True, help="manifest to write (.jsonl.gz)")
     s = sub.add_parser("stats")
     s.add_argument("--corpus", required=True)
     ns = p.parse_args(argv)

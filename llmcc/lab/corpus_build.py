@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the training corpus: real Debian source packages compiled with llmcc.
 
-Each package listed in ``corpus/packages.toml`` is fetched with
+Each package listed in ``llmcc/data/packages.toml`` is fetched with
 ``apt-get source``, its build dependencies are installed with ``apt-get
 install``, and its upstream build recipe (the ``pre``, ``configure`` and
 ``build`` snippets of its table) is run in the unpacked source tree with
@@ -18,7 +18,7 @@ summarizes every package of the list that has a marker.
 
 Usage::
 
-    python corpus/build_corpus.py --packages corpus/packages.toml \\
+    python llmcc corpus build --packages llmcc/data/packages.toml \\
         --work /work/corpus-work --out /work/corpus-work/out \\
         [--only NAME ...] [--jobs N] [--cc llmcc] [--cxx llmcc++] \\
         [--timeout SECONDS] [--retry-failed] [--force]
@@ -407,8 +407,10 @@ def write_summary(out: Path, pkgs: dict[str, dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--packages", type=Path, required=True, help="packages.toml")
+    ap = argparse.ArgumentParser(prog="llmcc corpus build", description=__doc__.split("\n\n")[0])
+    from llmcc.lab.data import packaged
+    ap.add_argument("--packages", type=Path, default=Path(packaged("packages.toml")),
+                    help="packages.toml (default: the shipped corpus list)")
     ap.add_argument("--work", type=Path, required=True,
                     help="work dir for sources and logs (outside the repo)")
     ap.add_argument("--out", type=Path, required=True,

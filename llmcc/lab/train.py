@@ -32,8 +32,8 @@ import random
 import sys
 import time
 
-from . import model as M
-from .tune import best_of, geomean_reduction, load_corpus, load_labels
+from llmcc.rank import model as M
+from llmcc.lab.tune import best_of, geomean_reduction, load_corpus, load_labels
 
 #: Size ratio given to a pipeline that failed on a TU (it never wins).
 FAILED_RATIO = 1.25
@@ -95,8 +95,8 @@ def train_tokenizer(texts, vocab_size: int, path: str):
 
 def describe(tokenizer, chunks: list[str], features: list[float]):
     """The model's input description of one TU, float32 [V + N_FEATURES]: square
-    roots of the token shares of ``chunks`` (:func:`llmcc.model.model_text`), then
-    ``features`` (:func:`llmcc.model.features`), as ``model.onnx`` computes it from
+    roots of the token shares of ``chunks`` (:func:`llmcc.rank.model.model_text`), then
+    ``features`` (:func:`llmcc.rank.model.features`), as ``model.onnx`` computes it from
     its ``token_counts`` and ``features`` inputs."""
     import numpy as np
     counts = M.token_counts(tokenizer, chunks)
@@ -183,8 +183,8 @@ def cross_validate(X, LY, packages: list[str], dim: int, log=print) -> dict:
 def fit(ns) -> int:
     """Train the tokenizer and the neighbour model; write ``ns.out``."""
     import numpy as np
-    from .rankers import load_coreset
-    from .tune import read_pipelines
+    from llmcc.rank.rankers import load_coreset
+    from llmcc.lab.tune import read_pipelines
     pipelines = (read_pipelines(ns.coreset, "llmcc train fit: cannot use coreset")
                  if ns.coreset else list(load_coreset()))
     data = dataset(ns.corpus, ns.labels, ns.packages, pipelines)
@@ -307,7 +307,8 @@ def export(proj: Projection, E, Y, tau: float, mix: float, vocab: int, out: str,
 def evaluate(ns) -> int:
     """Print the model's and the static ranker's best-of-top-k on the validation split."""
     import numpy as np
-    from .rankers import StaticRanker
+    from llmcc.rank.rankers import StaticRanker
+    ns.model = ns.model or M.model_dir()
     ranker = M.ModelRanker(ns.model)
     pipelines = list(ranker.pipelines)
     data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines)
@@ -370,7 +371,7 @@ def evaluate(ns) -> int:
 _COLD_START = """
 import resource, sys, time
 t = time.perf_counter()
-from llmcc.model import ModelRanker
+from llmcc.rank.model import ModelRanker
 ModelRanker(sys.argv[1]).rank(open(sys.argv[2], encoding="utf-8", errors="replace").read())
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
@@ -389,8 +390,8 @@ def _cold_start(model_dir: str, ir_path: str) -> tuple[float, float]:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``llmcc train``."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    default_packages = os.path.join(os.path.dirname(here), "corpus", "packages.toml")
+    from llmcc.lab.data import packaged
+    default_packages = packaged("packages.toml")
     p = argparse.ArgumentParser(prog="llmcc train", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("fit", "eval"):
@@ -400,7 +401,7 @@ def main(argv: list[str]) -> int:
         s.add_argument("--packages", default=default_packages,
                        help="packages.toml with splits (default: the corpus's)")
         if name == "fit":
-            s.add_argument("--out", default=os.path.join(here, "model"))
+            s.add_argument("--out", required=True, help="directory for the model artifacts")
             s.add_argument("--coreset", default=None,
                            help="coreset JSON whose pipelines the model ranks "
                                 "(default: the shipped one)")
@@ -414,7 +415,8 @@ def main(argv: list[str]) -> int:
                            help="keep float32 weights")
             s.set_defaults(fn=fit)
         else:
-            s.add_argument("--model", default=os.path.join(here, "model"))
+            s.add_argument("--model", default=None,
+                           help="model directory (default: the shipped model)")
             s.set_defaults(fn=evaluate)
     ns = p.parse_args(argv)
     return ns.fn(ns)

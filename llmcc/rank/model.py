@@ -38,7 +38,7 @@ import os
 import re
 from importlib import resources
 
-from .rankers import Ranker
+from llmcc.rank.base import Ranker
 
 #: Function chunks per TU used to train the tokenizer (evenly spaced; inference
 #: tokenizes every chunk).

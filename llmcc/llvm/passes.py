@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .errors import PipelineError
+from llmcc.errors import PipelineError
 
 #: Pass-manager adaptors allowed as nesting names (LLVM PassBuilder).
 ADAPTORS = frozenset({"module", "cgscc", "function", "loop", "loop-mssa", "devirt", "repeat"})

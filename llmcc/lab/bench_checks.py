@@ -4,7 +4,7 @@
 at more parallel jobs than cores sharing one cache, twice, with every cache
 entry damaged in between. ``--force-pipelines`` is PassListEval on real test
 suites: a project built once per pipeline with every TU compiled by it, then
-tested. Both reuse the recipes, fetching and building of :mod:`llmcc.bench`.
+tested. Both reuse the recipes, fetching and building of :mod:`llmcc.lab.bench`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import shutil
 import sys
 from collections import Counter
 
-from . import stats
-from .bench import (BenchError, Progress, Recipe, Settings, _settings, _table, _verdict,
+from llmcc.store import stats
+from llmcc.lab.bench import (BenchError, Progress, Recipe, Settings, settings_from_args, text_table, verdict,
                     build_env, build_variant, fallbacks, prepare_source)
-from .errors import LlmccError
+from llmcc.errors import LlmccError
 
 
 def corrupt_cache(cache_dir: str) -> dict[str, int]:
@@ -121,10 +121,10 @@ def stress_lines(results: list[dict]) -> list[str]:
             continue
         rows.append([r["name"], str(r["jobs"]), str(r["objects"]),
                      f"{sum(r['damaged'].values())}/{r['damaged_read']}/{r['corrupt_counted']}",
-                     str(len(r["differ"])), "/".join(_verdict(t) for t in r["tests"]),
+                     str(len(r["differ"])), "/".join(verdict(t) for t in r["tests"]),
                      "/".join(str(f) for f in r["fallbacks"]),
                      "passed" if r["passed"] else "FAILED"])
-    return _table(["project", "make -j", "objects", "damaged/read/counted", "objects differ",
+    return text_table(["project", "make -j", "objects", "damaged/read/counted", "objects differ",
                    "tests 1st/2nd", "fallbacks", "result"], rows)
 
 
@@ -177,20 +177,20 @@ def pipelines_lines(results: list[dict]) -> list[str]:
         if "error" in r:
             rows.append([r["name"], "-", "-", "-", "FAILED: " + r["error"].splitlines()[0][:60]])
             continue
-        rows.append([r["name"], "clang -Oz (reference)", "-", "-", _verdict(r["reference"])])
+        rows.append([r["name"], "clang -Oz (reference)", "-", "-", verdict(r["reference"])])
         for i, p in enumerate(r["pipelines"], 1):
             if "error" in p:
                 rows.append([r["name"], f"#{i}", "-", "-", "BUILD FAILED"])
             else:
                 rows.append([r["name"], f"#{i}", str(p["forced"]), str(p["fallbacks"]),
-                             _verdict(p["tests"])])
-    return _table(["project", "pipeline", "TUs forced", "fallbacks", "tests"], rows)
+                             verdict(p["tests"])])
+    return text_table(["project", "pipeline", "TUs forced", "fallbacks", "tests"], rows)
 
 
 def stress_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, Recipe]) -> int:
     """``llmcc bench --stress``: print the stress table; 0 when every project passed."""
     try:
-        st = _settings(ns)
+        st = settings_from_args(ns)
     except LlmccError as e:
         print(f"llmcc bench: error: {e}", file=sys.stderr)
         return 2
@@ -219,7 +219,7 @@ def pipelines_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, 
     """``llmcc bench --force-pipelines JSON``: 0 when every pipeline built every
     project and passed its tests; 1 when one failed; 2 on setup errors."""
     try:
-        st = _settings(ns)
+        st = settings_from_args(ns)
         with open(ns.force_pipelines, encoding="utf-8") as f:
             pipelines = [str(p) for p in json.load(f)["pipelines"]]
     except (LlmccError, OSError, ValueError, KeyError, TypeError) as e:

@@ -21,9 +21,9 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from .cache import Entry, IMPORTED
-from .errors import LlmccError, PipelineError
-from .passes import check_pipeline
+from llmcc.store.cache import Entry, IMPORTED
+from llmcc.errors import LlmccError, PipelineError
+from llmcc.llvm.passes import check_pipeline
 
 FORMAT = 1
 _KEY_RE = re.compile(r"^[0-9a-f]{32}$")

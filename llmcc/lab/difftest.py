@@ -53,8 +53,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from . import stats
-from .errors import LlmccError
+from llmcc.store import stats
+from llmcc.errors import LlmccError
 
 #: Csmith options. Csmith's defaults except that programs are somewhat smaller
 #: (at most 8 functions besides ``main``, expressions of complexity 8: about
@@ -164,7 +164,7 @@ def llmcc_command() -> tuple[str, ...]:
 
 def default_pipelines() -> tuple[str, ...]:
     """The shipped coreset followed by the static ranker's starter pipelines not in it."""
-    from .rankers import STARTER_PIPELINES, load_coreset
+    from llmcc.rank.rankers import STARTER_PIPELINES, load_coreset
     out: list[str] = []
     for p in load_coreset() + STARTER_PIPELINES:
         if p not in out:
@@ -416,8 +416,8 @@ def write_reproducer(setup: Setup, prog: Program, n: int, pipeline: str, result:
     with clang's ``-Oz`` pipeline text substituted for ``default<Oz>``, codegen, link,
     run) and records whether that reproduces the failure without llmcc.
     """
-    from .ir import opt_target_args
-    from .passes import substitute_oz
+    from llmcc.llvm.ir import opt_target_args
+    from llmcc.llvm.passes import substitute_oz
     d = os.path.join(setup.out, "reproducers", f"{prog.seed}-{n}")
     os.makedirs(d, exist_ok=True)
     shutil.copyfile(prog.src, os.path.join(d, "prog.c"))
@@ -752,8 +752,8 @@ def make_setup(ns: argparse.Namespace) -> Setup:
     Raises:
         DifftestError: a tool is missing or the pipeline file is unusable.
     """
-    from .driver import self_paths
-    from .toolchain import resolve
+    from llmcc.compile.toolchain import self_paths
+    from llmcc.compile.toolchain import resolve
     csmith = shutil.which("csmith")
     if not csmith:
         raise DifftestError("csmith not found on PATH (apt-get install csmith libcsmith-dev)")

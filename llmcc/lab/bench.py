@@ -16,7 +16,7 @@ its own configure, build and test commands) the bench:
    (:func:`time.perf_counter`) and in CPU seconds of all child processes
    (``getrusage(RUSAGE_CHILDREN)`` user + system deltas);
 3. runs the project's test suite on the ``-Oz`` and ``cold`` builds;
-4. measures every object file (``.text + .data``, :func:`llmcc.objsize.object_size`),
+4. measures every object file (``.text + .data``, :func:`llmcc.llvm.objsize.object_size`),
    matches translation units between builds by path relative to the tree, and
    counts TUs improved, equal and regressed against ``clang -Oz``.
 
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import math
 import os
 import re
@@ -46,9 +45,11 @@ from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatch
 from importlib import resources
 
-from . import __version__, config as config_mod, stats
-from .errors import LlmccError
-from .objsize import ObjectFormatError, object_size
+from llmcc import __version__
+from llmcc import config as config_mod
+from llmcc.store import stats
+from llmcc.errors import LlmccError
+from llmcc.llvm.objsize import ObjectFormatError, object_size
 
 #: Variants built for every recipe, in this order.
 VARIANTS = ("oz", "cold", "warm")
@@ -799,15 +800,15 @@ def _ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
-def _verdict(passed: bool | None) -> str:
+def verdict(passed: bool | None) -> str:
     return {True: "pass", False: "FAIL", None: "n/a"}[passed]
 
 
 def _tests(s: dict) -> str:
-    return f"{_verdict(s['tests_oz'])}/{_verdict(s['tests_llmcc'])}"
+    return f"{verdict(s['tests_oz'])}/{verdict(s['tests_llmcc'])}"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Plain-text table lines: first column left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
 
@@ -843,9 +844,9 @@ def project_lines(p: dict) -> list[str]:
                                     else 100 * s["cold_hit_rate"]),
          _pct(None if s["warm_hit_rate"] is None else 100 * s["warm_hit_rate"])],
         ["fallbacks to plain clang", "", str(s["cold_fallbacks"]), str(s["warm_fallbacks"])],
-        ["test suite", _verdict(s["tests_oz"]), _verdict(s["tests_llmcc"]), "not run"],
+        ["test suite", verdict(s["tests_oz"]), verdict(s["tests_llmcc"]), "not run"],
     ]
-    lines = [title] + ["  " + ln for ln in _table(["", "clang -Oz", "llmcc cold", "llmcc warm"],
+    lines = [title] + ["  " + ln for ln in text_table(["", "clang -Oz", "llmcc cold", "llmcc warm"],
                                                     rows)]
     if p["unmatched"]:
         lines.append(f"  note: {len(p['unmatched'])} objects built by only one of the builds "
@@ -875,7 +876,7 @@ def summary_lines(projects: list[dict], total: dict) -> list[str]:
     tests_llmcc = sum(1 for x in t["tests_llmcc"] if x)
     n = sum(1 for x in t["tests_llmcc"] if x is not None)
     rows.append(_row("total", t, f"{tests_oz}/{tests_llmcc} of {n} passed"))
-    return _table(header, rows)
+    return text_table(header, rows)
 
 
 def _row(name: str, s: dict, tests: str) -> list[str]:
@@ -903,76 +904,6 @@ def exit_status(projects: list[dict]) -> int:
 
 
 # ------------------------------------------------------------------- main
-
-
-def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="llmcc bench",
-        description="Build real projects with clang -Oz and with llmcc (cold and warm cache), "
-        "compare object sizes (.text+.data) and build times, and run the projects' tests.")
-    ap.add_argument("recipes", nargs="*", metavar="RECIPE",
-                    help=f"recipes to run (default: all): {', '.join(recipes)}")
-    ap.add_argument("--work", default=None,
-                    help="work directory for sources, build trees, caches and logs "
-                    "(default: llmcc-bench in the user cache directory); sources are reused")
-    ap.add_argument("--json", metavar="FILE", help="write every figure, per TU too, to FILE")
-    ap.add_argument("--plot", metavar="FILE",
-                    help="PNG plot of per-TU reductions and of size against compiles per TU "
-                    "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
-    ap.add_argument("--candidates", type=int, default=None, metavar="K",
-                    help="pipelines tried besides -Oz (default: llmcc's configured k)")
-    ap.add_argument("--jobs", type=int, default=None,
-                    help="parallel jobs per build (default: number of CPUs; with --stress "
-                    "2 x CPUs + 1)")
-    ap.add_argument("--timeout", type=float, default=3600.0,
-                    help="seconds allowed to each configure, build or test step (default: 3600)")
-    ap.add_argument("--stress", action="store_true",
-                    help="instead of comparing with -Oz: build each project with llmcc twice "
-                    "at make -j(2 x CPUs + 1) sharing one cache, damage every cache entry in "
-                    "between, and check that nothing fails, no object changes, the tests "
-                    "pass and every damaged entry is counted")
-    ap.add_argument("--force-pipelines", metavar="JSON",
-                    help="instead of comparing with -Oz: build each project once per pipeline "
-                    "of JSON (a coreset file) with every TU compiled by it, and run the "
-                    "tests (PassListEval on real test suites)")
-    ap.add_argument("--project", metavar="DIR",
-                    help="bench a local project instead of recipes: its --configure, --build "
-                    "and --test commands run in a copy of DIR; without --build, DIR's C/C++ "
-                    "files are compiled one by one with the flags of DIR/compile_flags.txt")
-    ap.add_argument("--configure", default="", metavar="CMD", help="with --project")
-    ap.add_argument("--build", default="", metavar="CMD",
-                    help='with --project, e.g. \'make -j"$JOBS"\' (CC, CXX, CFLAGS, CXXFLAGS, '
-                    "JOBS are set; CFLAGS ends in -Oz)")
-    ap.add_argument("--test", default="", metavar="CMD", help="with --project")
-    ap.add_argument("--cflags", default="", metavar="FLAGS",
-                    help="with --project: flags before -Oz in CFLAGS and CXXFLAGS")
-    ap.add_argument("--recipes-file", default=None, metavar="FILE",
-                    help="read recipes from FILE instead of llmcc's own recipes.toml")
-    return ap
-
-
-def _settings(ns: argparse.Namespace) -> Settings:
-    """Resolve compilers and the work directory.
-
-    Raises:
-        LlmccError: no real clang or no llmcc executable.
-    """
-    from .driver import self_paths
-    from .toolchain import find_clang
-    env = dict(os.environ)
-    llmcc = shutil.which("llmcc")
-    llmccxx = shutil.which("llmcc++")
-    if not llmcc or not llmccxx:
-        raise BenchError("llmcc and llmcc++ must be on PATH")
-    work = ns.work
-    if work is None:
-        import platformdirs
-        work = os.path.join(platformdirs.user_cache_dir("llmcc-bench"))
-    return Settings(work=os.path.abspath(work),
-                    clang=find_clang(False, self_paths(), env),
-                    clangxx=find_clang(True, self_paths(), env),
-                    llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs or os.cpu_count() or 1),
-                    candidates=ns.candidates, timeout=ns.timeout)
 
 
 class Progress:
@@ -1031,70 +962,25 @@ def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
     return report
 
 
-def main(argv: list[str]) -> int:
-    """``llmcc bench [RECIPE ...] [--work DIR] [--json FILE] [--candidates K]``.
+def settings_from_args(ns: argparse.Namespace) -> Settings:
+    """Resolve compilers and the work directory.
 
-    Prints one table per project and a summary with a total row on stdout,
-    progress on stderr. Returns the exit status (see :func:`exit_status`;
-    2 also for usage and setup errors).
+    Raises:
+        LlmccError: no real clang or no llmcc executable.
     """
-    try:
-        recipes = load_recipes(None)
-        pre = argparse.ArgumentParser(add_help=False)
-        pre.add_argument("--recipes-file", default=None)
-        known, _ = pre.parse_known_args(argv)
-        if known.recipes_file:
-            recipes = load_recipes(known.recipes_file)
-    except (OSError, tomllib.TOMLDecodeError, LlmccError, TypeError) as e:
-        print(f"llmcc bench: error: {e}", file=sys.stderr)
-        return 2
-    ap = _parser(recipes)
-    ns = ap.parse_args(argv)
-    if ns.project:
-        if ns.recipes:
-            ap.error("give recipes or --project, not both")
-        try:
-            r = project_recipe(ns.project, ns.build, ns.configure, ns.test, ns.cflags)
-        except BenchError as e:
-            print(f"llmcc bench: error: {e}", file=sys.stderr)
-            return 2
-        recipes = {r.name: r}
-    elif ns.build or ns.configure or ns.test or ns.cflags:
-        ap.error("--configure, --build, --test and --cflags need --project")
-    names = ns.recipes or list(recipes)
-    unknown = [n for n in names if n not in recipes]
-    if unknown:
-        ap.error(f"unknown recipes: {', '.join(unknown)} (known: {', '.join(recipes)})")
-    if ns.stress or ns.force_pipelines:
-        from . import bench_checks
-        main_fn = bench_checks.stress_main if ns.stress else bench_checks.pipelines_main
-        return main_fn(ns, names, recipes)
-    try:
-        st = _settings(ns)
-        report = run(names, recipes, st)
-    except LlmccError as e:
-        print(f"llmcc bench: error: {e}", file=sys.stderr)
-        return 2
-    print(f"llmcc {report['llmcc_version']} ({st.llmcc}): ranker {report['ranker']}, "
-          f"k={report['candidates']}; baseline {st.clang} -Oz; {st.jobs} jobs\n")
-    for p in report["projects"]:
-        print("\n".join(project_lines(p)) + "\n")
-    print("\n".join(summary_lines(report["projects"], report["total"])))
-    print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
-          "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
-          "cold/warm: configure+build wall time as a multiple of the -Oz build's")
-    plot_path = ns.plot or os.path.join(st.work, "llmcc-bench.png")
-    try:
-        plot(report, plot_path)
-        print(f"plot: {plot_path}")
-    except ImportError:
-        print("plot: not written (matplotlib is missing: pip install 'llmcc[bench]')",
-              file=sys.stderr)
-    if ns.json:
-        tmp = ns.json + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, ns.json)
-    return exit_status(report["projects"])
-
+    from llmcc.compile.toolchain import self_paths
+    from llmcc.compile.toolchain import find_clang
+    env = dict(os.environ)
+    llmcc = shutil.which("llmcc")
+    llmccxx = shutil.which("llmcc++")
+    if not llmcc or not llmccxx:
+        raise BenchError("llmcc and llmcc++ must be on PATH")
+    work = ns.work
+    if work is None:
+        import platformdirs
+        work = os.path.join(platformdirs.user_cache_dir("llmcc-bench"))
+    return Settings(work=os.path.abspath(work),
+                    clang=find_clang(False, self_paths(), env),
+                    clangxx=find_clang(True, self_paths(), env),
+                    llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs or os.cpu_count() or 1),
+                    candidates=ns.candidates, timeout=ns.timeout)

@@ -8,7 +8,7 @@ frequent winners to every TU to label it, and a coreset of K pipelines chosen
 by greedy coverage of normalized object size (Liang et al., 2023).
 
 Every size is measured exactly as the driver measures it
-(:func:`llmcc.driver.compile_candidate`: ``opt -p`` then clang's codegen with
+(:func:`llmcc.compile.driver.compile_candidate`: ``opt -p`` then clang's codegen with
 the TU's recorded flags, ``.text + .data``). Results stream to JSON-lines files
 in the output directory; a rerun skips what is done.
 
@@ -36,8 +36,8 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 
-from . import cmdline
-from .passes import OZ, check_pipeline, vocabulary
+from llmcc.compile import cmdline
+from llmcc.llvm.passes import OZ, check_pipeline, vocabulary
 
 #: Upstreams never used for training or tuning (DESIGN.md, "Data rules").
 HELD_OUT = ("libjpeg", "libjpeg-turbo", "libjpeg6b", "tiff", "libtiff", "lame", "libmad",
@@ -67,7 +67,7 @@ class TU:
 
 
 def package_splits(packages_toml: str) -> dict[str, str]:
-    """Package name -> split, from ``corpus/packages.toml`` (missing file: empty)."""
+    """Package name -> split, from ``llmcc/data/packages.toml`` (missing file: empty)."""
     try:
         with open(packages_toml, "rb") as f:
             data = tomllib.load(f)
@@ -87,7 +87,7 @@ def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20
     TUs first recorded in a held-out upstream are dropped; TUs whose IR exceeds
     ``max_ir_bytes`` are skipped (tuning cost grows with size).
     """
-    from .corpus import unique_records
+    from llmcc.lab.corpus import unique_records
     splits = package_splits(packages_toml)
     tus = []
     for rec, path, size in unique_records(corpus_dir):
@@ -135,7 +135,7 @@ def flatten(pipeline: str) -> list[tuple[str, str]] | None:
     Example: ``function(instcombine,loop-mssa(licm)),cgscc(inline)`` gives
     ``[("instcombine","function"), ("licm","loop-mssa"), ("inline","cgscc")]``.
     """
-    from .passes import parse_pipeline
+    from llmcc.llvm.passes import parse_pipeline
     known = dict(search_alphabet())
     out: list[tuple[str, str]] = []
 
@@ -240,9 +240,10 @@ class Evaluator:
     """
 
     def __init__(self, state_dir: str, timeout: float = 60.0):
-        from .config import Config
-        from .driver import Context, self_paths
-        from .toolchain import resolve
+        from llmcc.config import Config
+        from llmcc.compile.driver import Context
+        from llmcc.compile.toolchain import self_paths
+        from llmcc.compile.toolchain import resolve
         env = dict(os.environ)
         tc = resolve(False, self_paths(), env, os.path.join(state_dir, "cache"))
         if tc.opt is None:
@@ -272,8 +273,8 @@ class Evaluator:
         """``.text + .data`` in bytes of the TU under ``pipeline``; None if it failed."""
         if pipeline in self._memo:
             return self._memo[pipeline]
-        from .driver import Candidate, compile_candidate
-        from .errors import LlmccError
+        from llmcc.compile.driver import Candidate, compile_candidate
+        from llmcc.errors import LlmccError
         cand = Candidate(pipeline, os.path.join(self._work, "c.o"))
         self.compiles += 1
         try:
@@ -525,7 +526,7 @@ def load_seeds(path: str | None) -> list[list[tuple[str, str]]]:
     Raises:
         SystemExit: the file cannot be read.
     """
-    from .rankers import load_coreset
+    from llmcc.rank.rankers import load_coreset
     if path is None:
         pipelines = load_coreset()
     else:
@@ -782,9 +783,9 @@ def cmd_coreset(ns) -> int:
     train = [lab for lab in labels.values() if lab["split"] == "train" and lab["oz_size"] > 0
              and all(p in lab["sizes"] for p in pipelines)]
     chosen = greedy_coreset(train, pipelines, ns.k)
-    from . import __version__
-    from .driver import self_paths
-    from .toolchain import resolve
+    from llmcc import __version__
+    from llmcc.compile.toolchain import self_paths
+    from llmcc.compile.toolchain import resolve
     tc = resolve(False, self_paths(), dict(os.environ), None)
     doc = {"llvm_version": tc.version, "llmcc_version": __version__, "pipelines": chosen,
            "method": "greedy coverage of log(size/-Oz) on the training split of the labels "
@@ -849,7 +850,7 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
 
 def cmd_report(ns) -> int:
     """Print :func:`report` for the shipped (or given) coreset."""
-    from .rankers import load_coreset
+    from llmcc.rank.rankers import load_coreset
     pipelines = (read_pipelines(ns.coreset, "llmcc tune report: cannot use coreset")
                  if ns.coreset else load_coreset())
     print("\n".join(report(ns.out, pipelines)))
@@ -858,8 +859,8 @@ def cmd_report(ns) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``llmcc tune``."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    default_packages = os.path.join(os.path.dirname(here), "corpus", "packages.toml")
+    from llmcc.lab.data import packaged
+    default_packages = packaged("packages.toml")
     p = argparse.ArgumentParser(prog="llmcc tune", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     common = argparse.ArgumentParser(add_help=False)
@@ -912,7 +913,9 @@ def main(argv: list[str]) -> int:
                    help="choose among the pipelines of this JSON file (repeatable: their "
                         "union; e.g. broadcast.json and the current coreset) instead of "
                         "all labelled ones")
-    c.add_argument("--write", default=os.path.join(here, "data", "coreset.json"))
+    c.add_argument("--write", required=True, metavar="JSON",
+                   help="coreset file to write (the shipped one is llmcc/data/coreset.json "
+                        "of a source checkout)")
     c.set_defaults(fn=cmd_coreset)
     r = sub.add_parser("report", parents=[common])
     r.add_argument("--coreset", default=None, help="coreset JSON (default: the shipped one)")

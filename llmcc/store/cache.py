@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass
 
 import xxhash
 
-from .errors import PipelineError
-from .ir import normalize_ir  # noqa: F401  (re-exported for callers)
-from .passes import check_pipeline
+from llmcc.errors import PipelineError
+from llmcc.llvm.ir import normalize_ir  # noqa: F401  (re-exported for callers)
+from llmcc.llvm.passes import check_pipeline
 
 FORMAT = 1
 SHARD_COUNT = 256

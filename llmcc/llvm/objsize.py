@@ -15,7 +15,7 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from .errors import LlmccError
+from llmcc.errors import LlmccError
 
 
 class ObjectFormatError(LlmccError, ValueError):

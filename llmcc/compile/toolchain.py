@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 
 import xxhash
 
-from .errors import ToolchainError
+from llmcc.errors import ToolchainError
 
 _VERSION_RE = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
 #: ``clang-NN`` names looked for on PATH, newest first (after plain ``clang``).
@@ -187,3 +189,13 @@ def _probe(clang: str, env: dict[str, str]) -> Toolchain:
     why = "; ".join(problems) or f"no opt-{major} or opt found"
     return Toolchain(clang=clang, opt=None, version=version,
                      identity=xxhash.xxh3_128_hexdigest(text.encode()), problem=why)
+
+
+def self_paths() -> tuple[str, ...]:
+    """Real paths of llmcc's own executables, skipped when looking for clang."""
+    paths = {os.path.realpath(sys.argv[0])}
+    for name in ("llmcc", "llmcc++"):
+        p = shutil.which(name)
+        if p:
+            paths.add(os.path.realpath(p))
+    return tuple(sorted(paths))

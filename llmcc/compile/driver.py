@@ -22,14 +22,17 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import cache as cache_mod
-from . import cmdline, config as config_mod, pinned as pinned_mod, stats
-from .errors import CandidateError, LlmccError, PipelineError, ToolchainError
-from .ir import opt_target_args
-from .passes import (OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz,
+from llmcc.store import cache as cache_mod
+from llmcc.compile import cmdline
+from llmcc import config as config_mod
+from llmcc.store import pinned as pinned_mod
+from llmcc.store import stats
+from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
+from llmcc.llvm.ir import opt_target_args
+from llmcc.llvm.passes import (OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz,
                      with_mandatory_passes)
-from .rankers import load_ranker
-from .toolchain import Toolchain, find_clang, resolve
+from llmcc.rank.rankers import load_ranker
+from llmcc.compile.toolchain import self_paths, Toolchain, find_clang, resolve
 
 
 class Fallback(LlmccError):
@@ -187,7 +190,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
             raise CandidateError(f"codegen failed with exit code {r.returncode}{_why(r.stderr)}")
     cand.stderr = r.stderr
     if measure:
-        from .objsize import object_size  # pyelftools is not needed on cache hits
+        from llmcc.llvm.objsize import object_size  # pyelftools is not needed on cache hits
         cand.size = object_size(cand.obj).total
         if codegen_memo is not None and cand.pipeline not in (OZ, SOURCE_OS) and memo_key:
             codegen_memo[memo_key] = cand.size
@@ -530,16 +533,6 @@ def _reproducible(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: st
             return a.read() == b.read()
     except (CandidateError, OSError, LlmccError):
         return False
-
-
-def self_paths() -> tuple[str, ...]:
-    """Real paths of llmcc's own executables, skipped when looking for clang."""
-    paths = {os.path.realpath(sys.argv[0])}
-    for name in ("llmcc", "llmcc++"):
-        p = shutil.which(name)
-        if p:
-            paths.add(os.path.realpath(p))
-    return tuple(sorted(paths))
 
 
 def _exec_clang(clang: str, args: list[str], prefix: str = "") -> None:

@@ -1,4 +1,6 @@
-"""Rankers propose pass pipelines for one translation unit, best first.
+"""The ranker interface, the coreset and the static order.
+
+Rankers propose pass pipelines for one translation unit, best first.
 
 A ranker never decides correctness or the final choice: the driver measures
 every proposed candidate for real and keeps the smallest object, with clang's
@@ -7,7 +9,7 @@ every proposed candidate for real and keeps the smallest object, with clang's
 
 from __future__ import annotations
 
-from .passes import OZ
+from llmcc.llvm.passes import OZ
 
 #: The starter set of the ``static`` ranker, in fixed order. Each is clang's own
 #: ``-Oz`` pipeline followed by size-oriented clean-up passes that ``-Oz`` does
@@ -92,22 +94,3 @@ class StaticRanker(Ranker):
 
     def rank(self, ir_text: str) -> list[str]:
         return list(self.pipelines)
-
-
-def _model_ranker() -> Ranker:
-    import os
-    from .model import ModelRanker
-    return ModelRanker(os.environ.get("LLMCC_MODEL_DIR") or None)
-
-
-RANKERS = {"static": StaticRanker, "model": _model_ranker}
-
-
-def load_ranker(name: str) -> Ranker:
-    """The ranker called ``name``.
-
-    Raises:
-        KeyError: no such ranker.
-        OSError, ValueError: its artifacts cannot be loaded (callers fall back to ``static``).
-    """
-    return RANKERS[name]()

@@ -1,0 +1,1 @@
+"""The compile path: command-line classification, toolchain, candidates, driver."""

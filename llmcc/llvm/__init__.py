@@ -1,0 +1,1 @@
+"""LLVM facts: the pass allowlist, IR normalization, object size."""

@@ -1,0 +1,1 @@
+"""Rankers of the pass-pipeline coreset: the static order and the model."""

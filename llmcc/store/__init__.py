@@ -1,0 +1,1 @@
+"""The decision store: local cache, pinned files, statistics."""
