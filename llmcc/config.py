@@ -65,7 +65,25 @@ def config_path(env: dict[str, str]) -> str:
     return os.path.join(platformdirs.user_config_dir("llmcc"), "llmcc.toml")
 
 
+#: Values ``policy`` may take (``llmcc.compile.cmdline.POLICIES`` implements them).
+POLICY_NAMES = ("default", "explicit", "all")
+#: Values ``ranker`` may take (``llmcc.rank.rankers.RANKERS`` implements them).
+RANKER_NAMES = ("model", "static")
+#: Inclusive bounds of numeric settings: a value outside them is an error.
+#: ``timeout`` is per llmcc call, in seconds: 0, inf, nan or a value no
+#: subprocess timer accepts would make every compile fall back.
+BOUNDS = {"max_entries": (1, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0)}
+#: Closed sets of string settings.
+CHOICES = {"policy": POLICY_NAMES, "ranker": RANKER_NAMES}
+
+
 def _coerce(name: str, typ: type, value, origin: str):
+    """``value`` as the setting ``name`` of type ``typ``.
+
+    Raises:
+        ConfigError: a one-line message naming the setting (``origin``: the
+            environment variable or the config file) and what was expected.
+    """
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -74,45 +92,82 @@ def _coerce(name: str, typ: type, value, origin: str):
             return True
         if text in _FALSE:
             return False
-    else:
+        raise ConfigError(f"{origin}: invalid value {value!r} for {name} (expected a boolean)")
+    if typ in (int, float):
+        lo, hi = BOUNDS.get(name, (0, float("inf")))
         try:
-            result = typ(value)
-            if typ in (int, float) and result < 0:
+            if isinstance(value, bool):
+                raise ValueError
+            result = typ(str(value).strip()) if isinstance(value, str) else typ(value)
+            if typ is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            if not (lo <= result <= hi):  # also rejects nan
                 raise ValueError
             return result
-        except (TypeError, ValueError):
-            pass
-    raise ConfigError(f"{origin}: invalid value {value!r} for {name} (expected {typ.__name__})")
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{origin}: invalid value {value!r} for {name} (expected "
+                              f"{'an integer' if typ is int else 'a number'} from {lo:g} "
+                              f"to {hi:g})") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: invalid value {value!r} for {name} (expected a string)")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"{origin}: invalid value {value!r} for {name} (expected one of "
+                          f"{', '.join(CHOICES[name])})")
+    return value
 
 
-def load(env: dict[str, str]) -> Config:
-    """Effective configuration from ``env``, the config file and defaults.
+def load_report(env: dict[str, str]) -> tuple[Config, list[str]]:
+    """Effective configuration from ``env``, the config file and defaults, and
+    the problems met on the way.
 
-    Raises:
-        ConfigError: an unreadable or invalid file, or an invalid value.
+    A bad setting falls back alone: an invalid ``LLMCC_TIMEOUT`` leaves every
+    other setting (``pinned``, ``pinned_strict``, ``cache_dir``, ...) as given.
+    An invalid environment value falls back to the file's value, then to the
+    default; an unreadable file contributes nothing.
+
+    Returns:
+        (config, problems): one line per problem, each naming the setting.
     """
     path = config_path(env)
+    problems: list[str] = []
     values: dict = {}
     try:
         with open(path, "rb") as f:
             values = tomllib.load(f)
     except FileNotFoundError:
         pass
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: {e}") from e
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
+        problems.append(f"{path}: {e}")
     known = {f.name: f for f in fields(Config)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+    for name in sorted(set(values) - set(known)):
+        problems.append(f"{path}: unknown key {name!r}")
     out = {}
     for name, f in known.items():
         typ = type(f.default)
         env_name = "LLMCC_" + name.upper()
-        if env_name in env:
-            out[name] = _coerce(name, typ, env[env_name], env_name)
-        elif name in values:
-            out[name] = _coerce(name, typ, values[name], path)
+        for origin, source in ((env_name, env), (path, values)):
+            key = env_name if source is env else name
+            if key not in source:
+                continue
+            try:
+                out[name] = _coerce(name, typ, source[key], origin)
+                break
+            except ConfigError as e:
+                problems.append(str(e))
     if not out.get("cache_dir"):
         import platformdirs
         out["cache_dir"] = platformdirs.user_cache_dir("llmcc")
-    return Config(**out)
+    return Config(**out), problems
+
+
+def load(env: dict[str, str]) -> Config:
+    """Effective configuration from ``env``, the config file and defaults.
+
+    Raises:
+        ConfigError: the first problem :func:`load_report` found (llmcc's own
+            commands refuse a bad setting; a compile warns and goes on).
+    """
+    cfg, problems = load_report(env)
+    if problems:
+        raise ConfigError(problems[0])
+    return cfg

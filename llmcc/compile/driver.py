@@ -571,11 +571,9 @@ def compile_main(args: list[str], cxx: bool, env: dict[str, str] | None = None) 
 
 
 def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
-    try:
-        cfg = config_mod.load(env)
-    except LlmccError as e:
-        sys.stderr.write(f"llmcc: warning: {e}; using defaults\n")
-        cfg = config_mod.Config(cache_dir=env.get("LLMCC_CACHE_DIR") or _default_cache_dir())
+    cfg, problems = config_mod.load_report(env)
+    for problem in problems:  # that setting alone falls back to its default
+        sys.stderr.write(f"llmcc: warning: {problem}; ignored\n")
     if cfg.pinned:
         cfg = dataclasses.replace(cfg, readonly=True)
     try:
@@ -670,7 +668,7 @@ def _load_pinned(ctx: Context) -> str:
     ctx.pinned = pinned_mod.Pinned(version="", toolchain="")
     try:
         loaded = pinned_mod.read(ctx.cfg.pinned)
-    except (OSError, LlmccError) as e:
+    except (OSError, LlmccError, ValueError) as e:
         problem = f"cannot use pinned cache {ctx.cfg.pinned}: {e}"
         ctx.debug(problem)
         return problem

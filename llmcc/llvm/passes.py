@@ -38,6 +38,9 @@ SOURCE_OS = "clang-source<Os>"
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]+")
 _PARAM_RE = re.compile(r"[A-Za-z0-9_=;.-]*")
 MAX_PIPELINE_CHARS = 20000
+#: Deepest adaptor nesting accepted; clang-19's own ``-Oz`` pipeline nests 4 deep
+#: (``cgscc(devirt<4>(function(loop-mssa(...))))``).
+MAX_NESTING = 16
 
 
 @dataclass(frozen=True)
@@ -66,16 +69,18 @@ def parse_pipeline(text: str) -> tuple[Element, ...]:
     """
     if not isinstance(text, str) or not text or len(text) > MAX_PIPELINE_CHARS:
         raise PipelineError("empty or oversized pipeline")
-    elems, pos = _parse_list(text, 0)
+    elems, pos = _parse_list(text, 0, 0)
     if pos != len(text):
         raise PipelineError(f"unexpected {text[pos]!r} at {pos} in pipeline")
     return elems
 
 
-def _parse_list(text: str, pos: int) -> tuple[tuple[Element, ...], int]:
+def _parse_list(text: str, pos: int, depth: int) -> tuple[tuple[Element, ...], int]:
+    if depth > MAX_NESTING:
+        raise PipelineError(f"pipeline nested deeper than {MAX_NESTING} levels")
     out = []
     while True:
-        el, pos = _parse_element(text, pos)
+        el, pos = _parse_element(text, pos, depth)
         out.append(el)
         if pos < len(text) and text[pos] == ",":
             pos += 1
@@ -83,7 +88,7 @@ def _parse_list(text: str, pos: int) -> tuple[tuple[Element, ...], int]:
         return tuple(out), pos
 
 
-def _parse_element(text: str, pos: int) -> tuple[Element, int]:
+def _parse_element(text: str, pos: int, depth: int) -> tuple[Element, int]:
     m = _NAME_RE.match(text, pos)
     if not m:
         raise PipelineError(f"expected a pass name at {pos} in pipeline")
@@ -97,7 +102,7 @@ def _parse_element(text: str, pos: int) -> tuple[Element, int]:
         params, pos = pm.group(0), end + 1
     children = None
     if pos < len(text) and text[pos] == "(":
-        children, pos = _parse_list(text, pos + 1)
+        children, pos = _parse_list(text, pos + 1, depth + 1)
         if pos >= len(text) or text[pos] != ")":
             raise PipelineError(f"unclosed '(' after {name!r} in pipeline")
         pos += 1

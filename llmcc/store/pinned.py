@@ -58,12 +58,18 @@ def read(path: str) -> Pinned:
         OSError: the file cannot be read.
         PinnedFormatError: no ``format``/``toolchain`` header, or another format.
     """
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         lines = f.read().splitlines()
     fmt = None
     pinned = None
-    for n, raw in enumerate(lines, 1):
-        line = raw.strip()
+    for n, raw_bytes in enumerate(lines, 1):
+        try:  # one undecodable line is rejected alone, not the whole file
+            line = raw_bytes.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            if pinned is None:
+                raise PinnedFormatError(f"{path}:{n}: not UTF-8 in the header ({e})") from e
+            pinned.rejected.append(f"{path}:{n}: not UTF-8 ({e.reason} at byte {e.start})")
+            continue
         if not line or line.startswith("#"):
             continue
         if fmt is None:
