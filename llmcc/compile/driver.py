@@ -29,7 +29,7 @@ from llmcc.store import pinned as pinned_mod
 from llmcc.store import stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args
-from llmcc.llvm.passes import (OZ, SOURCE_OS, check_pipeline, contains_oz, substitute_oz,
+from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
                      with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
 from llmcc.compile.toolchain import self_paths, Toolchain, find_clang, resolve
@@ -53,6 +53,8 @@ class Candidate:
     stderr: bytes = b""
     error: str = ""
     from_source: bool = False
+    ram: int | None = None  # .data + .bss in bytes (None: not measured)
+    diagnostics: bytes | None = None  # clang's own stderr for the user's compile, if known
 
 
 @dataclass
@@ -65,6 +67,7 @@ class Context:
     counts: Counter = field(default_factory=Counter)
     pinned: "pinned_mod.Pinned | None" = None
     ranker: object = None
+    oz_pipelines: dict = field(default_factory=dict)
 
     def debug(self, msg: str) -> None:
         """Explain a decision on stderr when ``LLMCC_DEBUG`` is set."""
@@ -98,15 +101,27 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     Source: ``clang -Oz -mllvm -print-pipeline-passes`` prints it on its first
     line; it parses in ``opt -p`` unchanged (DESIGN.md).
     """
+    import xxhash
     key = cache_mod.cache_key("", ctx.tc.identity, *comp.codegen_identity())
-    memo = os.path.join(ctx.cfg.cache_dir, "pipelines", key + ".txt")
+    # A pinned build depends on nothing but the pinned file and the toolchain.
+    memo = (None if ctx.pinned is not None or not ctx.cfg.cache_dir
+            else os.path.join(ctx.cfg.cache_dir, "pipelines", key + ".txt"))
+    if memo in ctx.oz_pipelines:
+        return ctx.oz_pipelines[memo]
     try:
-        with open(memo, encoding="utf-8") as f:
-            text = f.read().strip()
-        if text:
-            return text
-    except OSError:
+        with open(memo, "rb") as f:
+            text, check = f.read(MAX_MEMO_BYTES).decode("utf-8").split("\n")[:2]
+        # The memo is cache content: it must be whole (checksum) and only name
+        # passes clang's own -Oz pipeline runs, like every pipeline reaching opt.
+        if check != "xxh3 " + xxhash.xxh3_64_hexdigest(text.encode()):
+            raise ValueError("checksum mismatch")
+        ctx.oz_pipelines[memo] = check_clang_oz_pipeline(text)
+        return text
+    except (OSError, TypeError):
         pass
+    except (ValueError, LlmccError) as e:  # UnicodeDecodeError, PipelineError, bad shape
+        ctx.counts["corrupt cache entries"] += 1
+        ctx.debug(f"ignoring memoized -Oz pipeline {memo}: {e}")
     # Not /dev/null: sandboxes (Bazel's linux-sandbox) may mount it read-only.
     scratch = os.path.join(os.path.dirname(ir_path), "print-pipeline.o")
     argv = [ctx.tc.clang] + comp.codegen_args(ir_path, scratch, optimize=True)
@@ -116,16 +131,21 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     if r.returncode != 0 or not lines:
         raise CandidateError("cannot read clang's -Oz pipeline")
     text = lines[0].strip()
-    if not ctx.cfg.readonly:
+    ctx.oz_pipelines[memo] = text
+    if memo and not ctx.cfg.readonly:
         try:
             os.makedirs(os.path.dirname(memo), exist_ok=True)
             tmp = f"{memo}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
+                f.write(text + "\nxxh3 " + xxhash.xxh3_64_hexdigest(text.encode()) + "\n")
             os.replace(tmp, memo)
         except OSError:
             pass
     return text
+
+
+#: Largest memoized -Oz pipeline file read (clang-19's is about 6 KB).
+MAX_MEMO_BYTES = 1 << 16
 
 
 def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
@@ -191,7 +211,8 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     cand.stderr = r.stderr
     if measure:
         from llmcc.llvm.objsize import object_size  # pyelftools is not needed on cache hits
-        cand.size = object_size(cand.obj).total
+        sizes = object_size(cand.obj)
+        cand.size, cand.ram = sizes.total, sizes.data + sizes.bss
         if codegen_memo is not None and cand.pipeline not in (OZ, SOURCE_OS) and memo_key:
             codegen_memo[memo_key] = cand.size
     return cand
@@ -310,9 +331,31 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
             ctx.counts["TUs equal"] += 1
         else:  # only a forced pipeline can be larger than -Oz
             ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
-        # A winner compiled from source already printed clang's own diagnostics;
-        # otherwise the frontend's (lowering) and the backend's (codegen) together.
-        return r.stdout, (winner.stderr if winner.from_source else r.stderr + winner.stderr)
+        return r.stdout, _diagnostics(ctx, comp, unit, work, r.stderr, winner)
+
+
+def _diagnostics(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, work: str,
+                 lowering_stderr: bytes, winner: Candidate) -> bytes:
+    """What clang itself prints for the user's compile (at ``-Oz``), whichever
+    candidate won.
+
+    A winner compiled from source printed it; after a search (or a forced
+    pipeline) the ``-Oz`` compile from source did. On a hit, the frontend's
+    diagnostics are the lowering's; if code generation of the bitcode printed
+    anything (backend warnings name the temporary ``.bc`` and count warnings
+    again), plain ``clang -Oz`` from source is run once more for its stderr.
+    """
+    if winner.from_source:
+        return winner.stderr
+    if winner.diagnostics is not None:
+        return winner.diagnostics
+    if not winner.stderr.strip():
+        return lowering_stderr
+    r = subprocess.run([ctx.tc.clang] + comp.source_args(unit, os.path.join(work, "diag.o"),
+                                                          "-Oz"),
+                       capture_output=True, input=b"", timeout=ctx.cfg.timeout)
+    ctx.counts["compiles for diagnostics"] += 1
+    return r.stderr
 
 
 def _ranker(ctx: Context):
@@ -362,11 +405,19 @@ def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
                       what: str) -> Candidate | None:
     """Compile a remembered decision; None (counted) if its pipeline fails."""
     cand = Candidate(entry.pipeline, os.path.join(work, "hit.o"), size=entry.size)
+    direct = entry.pipeline in (OZ, SOURCE_OS)
     try:
-        compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=False, unit=unit)
+        compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=not direct, unit=unit)
     except (CandidateError, OSError, LlmccError) as e:
         ctx.counts[f"fallback: {what} pipeline failed"] += 1
         ctx.debug(f"{unit.source}: {what} pipeline failed ({e})")
+        return None
+    if not direct and (cand.size != entry.size or entry.size > entry.oz_size):
+        # An entry is the measurement of its pipeline on this IR: anything else
+        # (a planted larger pipeline, a changed toolchain) is not trusted.
+        ctx.counts[f"{what} entries with another size"] += 1
+        ctx.debug(f"{unit.source}: {what} pipeline gave {cand.size} bytes, the entry says "
+                  f"{entry.size} (-Oz {entry.oz_size}); not used")
         return None
     ctx.counts[f"{what} hits"] += 1
     ctx.debug(f"{unit.source}: {what} hit, pipeline {entry.pipeline}")
@@ -444,6 +495,7 @@ def forced(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
         compile_candidate(ctx, comp, ir_path, ir_text, cand, direct_oz=False)
     except (CandidateError, OSError, LlmccError) as e:
         raise Fallback("forced pipeline failed", str(e)) from e
+    cand.diagnostics = base.stderr
     ctx.counts["forced pipeline"] += 1
     ctx.debug(f"forced pipeline {pipeline}: {cand.size} bytes (-Oz: {base.size})")
     return cand, base.size
@@ -500,27 +552,57 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             ctx.counts["candidates failed"] += 1
             ctx.debug(f"{unit.source}: candidate {p} failed: {e}")
         cands.append(cand)
+    sizes = [c.size for c in cands]  # as measured, for the trade-off counters below
+    for c in cands[1:]:
+        if c.size is not None and base.ram is not None and c.ram is not None \
+                and c.ram > base.ram:
+            # Flash is not bought with RAM: a table moved from .rodata to .data
+            # shrinks text + data's total but costs that much more RAM.
+            ctx.counts["candidates needing more RAM than -Oz"] += 1
+            ctx.debug(f"{unit.source}: {c.pipeline} needs {c.ram} bytes of .data + .bss, "
+                      f"-Oz {base.ram}; not eligible")
+            c.size = None
     winner = choose(cands)
-    while winner.pipeline not in (OZ, SOURCE_OS) and not _reproducible(ctx, comp, ir_path,
-                                                                       ir_text, winner, unit):
-        # The same pipeline on the same IR must give the same bytes, or a rebuild
-        # (a cache hit) could differ from this build: drop it, take the next best.
-        ctx.counts["nondeterministic pipelines"] += 1
-        ctx.debug(f"{unit.source}: {winner.pipeline} is not reproducible; dropped")
+    while winner.pipeline not in (OZ, SOURCE_OS) and not _sane(ctx, comp, ir_path, ir_text,
+                                                               winner, base, unit):
         winner.size = None
         winner = choose(cands)
+    winner.diagnostics = base.stderr
     ctx.debug(f"{unit.source}: " + ", ".join(
         f"{c.pipeline}={c.size if c.size is not None else 'failed'}" for c in cands)
         + f" -> {winner.pipeline}")
     # The size/compile-count trade-off: the bytes this search would have kept
     # with only the ranker's first j pipelines, for j = 0..k (`llmcc bench` plots it).
     fixed = len(cands) - len(proposed)
-    best = min(c.size for c in cands[:fixed] if c.size is not None)
+    best = min(s for s in sizes[:fixed] if s is not None)
     for j in range(k + 1):
-        if 0 < j <= len(proposed) and cands[fixed + j - 1].size is not None:
-            best = min(best, cands[fixed + j - 1].size)
+        if 0 < j <= len(proposed) and sizes[fixed + j - 1] is not None:
+            best = min(best, sizes[fixed + j - 1])
         ctx.counts[f"bytes with k={j}"] += best
     return winner, base.size
+
+
+def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
+          winner: Candidate, base: Candidate, unit: cmdline.Unit) -> bool:
+    """Checks a winning pipeline must pass before it is used and cached: it
+    defines the same strong global symbols as the ``-Oz`` object (nothing a
+    linker needs went missing), and compiling it again gives the same bytes
+    (or a rebuild, a cache hit, could differ from this build). Counted."""
+    from llmcc.llvm.objsize import strong_definitions
+    try:
+        same = strong_definitions(winner.obj) == strong_definitions(base.obj)
+    except (OSError, LlmccError):
+        same = False
+    if not same:
+        ctx.counts["winners defining other symbols than -Oz"] += 1
+        ctx.debug(f"{unit.source}: {winner.pipeline} defines other global symbols than -Oz; "
+                  "dropped")
+        return False
+    if not _reproducible(ctx, comp, ir_path, ir_text, winner, unit):
+        ctx.counts["nondeterministic pipelines"] += 1
+        ctx.debug(f"{unit.source}: {winner.pipeline} is not reproducible; dropped")
+        return False
+    return True
 
 
 def _reproducible(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,

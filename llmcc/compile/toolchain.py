@@ -149,9 +149,16 @@ def resolve(cxx: bool, self_paths: tuple[str, ...], env: dict[str, str],
         try:
             with open(memo, encoding="utf-8") as f:
                 record = json.load(f)
-            if not record["opt"] or record.pop("opt_stat") == _stat_id(record["opt"]):
+            # The memo is cache content: never run an executable it names. Its
+            # clang must be the one just found and its opt one that this search
+            # would find itself, unchanged since the memo was written.
+            opt_ok = (not record["opt"] and record.get("problem")) or (
+                record["opt"] in [os.path.abspath(c) for c in _opt_candidates(
+                    clang, int(record["version"].split(".")[0]), env)]
+                and record["opt_stat"] == _stat_id(record["opt"]))
+            if record["clang"] == clang and opt_ok:
                 return Toolchain(**{k: v for k, v in record.items() if k != "opt_stat"})
-        except (OSError, ValueError, TypeError, KeyError):
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             pass
     tc = _probe(clang, env)
     if memo:

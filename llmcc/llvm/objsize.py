@@ -61,3 +61,28 @@ def object_size(path: str) -> ObjectSize:
         except ELFError as e:
             raise ObjectFormatError(f"{path}: {e}") from e
     return ObjectSize(text=text, data=data, bss=bss)
+
+
+def strong_definitions(path: str) -> frozenset[str]:
+    """Names of the symbols the ELF object at ``path`` defines with global
+    (strong) binding: what other objects may link against.
+
+    A size pipeline may drop or merge internal and ``linkonce``/weak definitions,
+    never a strong global one; the driver refuses a winner whose set differs
+    from the ``-Oz`` object's (a sanity check, not a proof of correctness).
+
+    Raises:
+        ObjectFormatError: not an ELF file.
+        OSError: the file cannot be read.
+    """
+    out = set()
+    with open(path, "rb") as f:
+        try:
+            elf = ELFFile(f)
+            symtab = elf.get_section_by_name(".symtab")
+            for sym in symtab.iter_symbols() if symtab is not None else ():
+                if sym["st_info"]["bind"] == "STB_GLOBAL" and sym["st_shndx"] != "SHN_UNDEF":
+                    out.add(sym.name)
+        except ELFError as e:
+            raise ObjectFormatError(f"{path}: {e}") from e
+    return frozenset(out)

@@ -151,6 +151,45 @@ def check_pipeline(text: str) -> str:
     return ",".join(e.text() for e in elems)
 
 
+#: Passes that clang-19's own ``-Oz`` pipelines use beyond the allowlist's
+#: transform passes, with the parameters they take there (read from
+#: ``clang-19 -Oz -mllvm -print-pipeline-passes`` with and without ``-g``,
+#: ``-fPIC``, ``-ffunction-sections``, ``-ffast-math``, ``-fno-unroll-loops``).
+CLANG_OZ_EXTRAS: dict[str, frozenset] = {
+    "annotation-remarks": frozenset({None}), "ee-instrument": frozenset({""}),
+    "invalidate": frozenset({"aa"}), "recompute-globalsaa": frozenset({None}),
+    "require": frozenset({"should-not-run-function-passes", "profile-summary", "globals-aa"}),
+    "transform-warning": frozenset({None}),
+}
+
+
+def check_clang_oz_pipeline(text: str) -> str:
+    """Check a stored copy of clang's own ``-Oz`` pipeline text (a memo file in
+    the cache directory): it must parse, nest only pass-manager adaptors, and
+    use only the allowlist's passes (any tier, as clang runs them) and
+    :data:`CLANG_OZ_EXTRAS`. Returns the text unchanged.
+
+    Raises:
+        PipelineError: anything else (e.g. ``internalize``, a plugin option).
+    """
+    vocab = vocabulary()
+
+    def walk(elems):
+        for el in elems:
+            if el.children is not None:
+                if el.name not in ADAPTORS:
+                    raise PipelineError(f"{el.name!r} is not a pass-manager adaptor")
+                walk(el.children)
+            elif el.name in CLANG_OZ_EXTRAS:
+                if el.params not in CLANG_OZ_EXTRAS[el.name]:
+                    raise PipelineError(f"{el.name}<{el.params}> is not in clang's pipeline")
+            elif el.name not in vocab:
+                raise PipelineError(f"pass {el.name!r} is not in clang's -Oz pipeline")
+
+    walk(parse_pipeline(text))
+    return text
+
+
 def substitute_oz(pipeline: str, clang_oz: str) -> str:
     """Replace each top-level :data:`OZ` token with clang's own ``-Oz`` pipeline text.
 

@@ -1,0 +1,92 @@
+"""Hostile cache contents and side channels: nothing unchecked reaches ``opt`` or
+runs, and the user sees clang's own diagnostics."""
+
+import glob
+import json
+import os
+import shutil
+import textwrap
+
+import xxhash
+
+from llmcc.store import stats
+from tests.conftest import run
+
+WARNS_C = textwrap.dedent("""\
+    extern void old(void) __attribute__((warning("old() is deprecated here")));
+    int big(int i) {
+        volatile char buf[4096];
+        buf[i] = 1;
+        old();
+        return buf[i / 2];
+    }
+""")
+
+
+def _compile(llmcc, env, cwd, *args):
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o", *args], env=env, cwd=cwd)
+    assert r.returncode == 0, r.stderr.decode()
+    return (cwd / "sample.o").read_bytes(), r
+
+
+def _forget_decisions(cache):
+    for sub in ("entries", "preprocessed"):
+        shutil.rmtree(cache / sub, ignore_errors=True)
+
+
+def test_a_planted_oz_pipeline_memo_never_reaches_opt(llmcc, llmcc_env, sample_dir, tmp_path):
+    cache = tmp_path / "cache"
+    first, _ = _compile(llmcc, llmcc_env, sample_dir)
+    memos = glob.glob(str(cache / "pipelines" / "*.txt"))
+    assert memos
+    hostile = "internalize,globaldce"  # would turn every default<Oz> candidate into nothing
+    for m in memos:
+        with open(m, "w") as f:
+            f.write(f"{hostile}\nxxh3 {xxhash.xxh3_64_hexdigest(hostile.encode())}\n")
+    _forget_decisions(cache)
+    again, _ = _compile(llmcc, llmcc_env, sample_dir)
+    assert again == first
+    assert stats.read(str(cache))["corrupt cache entries"] >= 1
+    # a truncated memo is noticed too, and the object is still the same
+    for m in memos:
+        with open(m, "w") as f:
+            f.write("annotation2metadata,forceattrs\n")
+    _forget_decisions(cache)
+    assert _compile(llmcc, llmcc_env, sample_dir)[0] == first
+
+
+def test_an_executable_named_in_the_toolchain_memo_is_never_run(llmcc, llmcc_env, sample_dir,
+                                                                 tmp_path):
+    cache = tmp_path / "cache"
+    first, _ = _compile(llmcc, llmcc_env, sample_dir)
+    marker = tmp_path / "pwned"
+    fake = tmp_path / "evil-opt"
+    fake.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+    fake.chmod(0o755)
+    st = os.stat(fake)
+    memos = glob.glob(str(cache / "toolchain" / "*.json"))
+    assert memos
+    for m in memos:
+        rec = json.load(open(m))
+        rec["opt"] = str(fake)
+        rec["opt_stat"] = f"{os.path.realpath(fake)}:{st.st_size}:{st.st_mtime_ns}"
+        json.dump(rec, open(m, "w"))
+    _forget_decisions(cache)
+    again, _ = _compile(llmcc, llmcc_env, sample_dir)
+    assert not marker.exists()
+    assert again == first
+
+
+def test_backend_diagnostics_are_clangs_when_another_pipeline_wins(llmcc, clang, llmcc_env,
+                                                                   tmp_path):
+    src = tmp_path / "w"
+    src.mkdir()
+    (src / "warns.c").write_text(WARNS_C)
+    flags = ["-O2", "-Wframe-larger-than=64", "-c", "warns.c"]
+    want = run([clang, "-Oz"] + flags + ["-o", "ref.o"], cwd=src)
+    assert b"frame size" in want.stderr and b"deprecated" in want.stderr
+    env = dict(llmcc_env, LLMCC_FORCE_PIPELINE="default<Oz>,mergefunc")
+    got = run([llmcc] + flags + ["-o", "warns.o"], env=env, cwd=src)
+    assert got.returncode == 0
+    assert got.stderr == want.stderr
+    assert b".bc" not in got.stderr
