@@ -293,6 +293,7 @@ def export(proj: Projection, E, Y, tau: float, mix: float, vocab: int, out: str,
         onnx.save(model, path)
         return
     import logging
+    M.import_onnxruntime()
     from onnxruntime.quantization import QuantType, quantize_dynamic
     logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process graphs
     fp32 = os.path.join(out, "model.fp32.onnx")

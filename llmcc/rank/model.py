@@ -197,6 +197,21 @@ def weighted_greedy(weights, log_ratios, k: int | None = None) -> list[int]:
     return out
 
 
+def import_onnxruntime():
+    """Import onnxruntime without its telemetry.
+
+    On import, onnxruntime 1.2x+ persists a telemetry device id under
+    ``$XDG_CACHE_HOME`` or ``~/.cache/Microsoft/DeveloperTools/.onnxruntime``,
+    and with a read-only or missing ``HOME`` (Nix's ``/homeless-shelter``) it
+    prints a coloured warning on stderr, which a compiler must not do (configure
+    checks read it). ``ORT_DISABLE_TELEMETRY=1`` before the import turns both off
+    (onnxruntime's ``telemetry_1ds.cc``); it is set for this process only.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+    return onnxruntime
+
+
 def model_dir() -> str:
     """Directory of the shipped model artifacts."""
     return str(resources.files("llmcc").joinpath("model"))
@@ -225,7 +240,7 @@ class ModelRanker(Ranker):
 
     def _load(self) -> None:
         import numpy as np
-        import onnxruntime as ort
+        ort = import_onnxruntime()
         from tokenizers import Tokenizer
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

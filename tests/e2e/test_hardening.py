@@ -90,3 +90,18 @@ def test_backend_diagnostics_are_clangs_when_another_pipeline_wins(llmcc, clang,
     assert got.returncode == 0
     assert got.stderr == want.stderr
     assert b".bc" not in got.stderr
+
+
+def test_the_model_writes_nothing_outside_the_cache_and_prints_nothing(llmcc, clang, llmcc_env,
+                                                                       sample_dir, tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(llmcc_env, HOME=str(home), LLMCC_RANKER="model")
+    env.pop("XDG_CACHE_HOME", None)
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o"], env=env, cwd=sample_dir)
+    assert r.returncode == 0 and r.stderr == b""
+    assert list(home.iterdir()) == []
+    env["HOME"] = "/homeless-shelter"  # Nix: no HOME at all
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o"],
+            env=dict(env, LLMCC_CACHE_DIR=str(tmp_path / "cache2")), cwd=sample_dir)
+    assert r.returncode == 0 and r.stderr == b""
