@@ -14,7 +14,7 @@ and the classification style of LLVM's scan-build-py
 from __future__ import annotations
 
 import os
-import shlex
+import stat
 from dataclasses import dataclass
 
 # --- option tables ---------------------------------------------------------
@@ -68,6 +68,17 @@ PASSTHROUGH_EXACT = {
     "-fno-integrated-as": "unsupported option", "-pg": "instrumentation",
     "-fpseudo-probe-for-profiling": "instrumentation",
     "-fmemory-profile": "instrumentation",
+    # Side outputs: clang names them after its own ``-o`` (or writes them from the
+    # driver), so llmcc's internal runs would write them for temporary files
+    # (clang's ``Clang.cpp``: ``-stack-usage-file``, ``-stats-file``,
+    # ``-serialize-diagnostic-file``; ``Driver.cpp``: ``-MJ``).
+    "-fstack-usage": "side output", "-serialize-diagnostics": "side output",
+    "--serialize-diagnostics": "side output",
+    # The recorded command line would be llmcc's internal one, with temporary paths.
+    "-frecord-command-line": "records command line",
+    "-frecord-gcc-switches": "records command line",
+    "-grecord-command-line": "records command line",
+    "-grecord-gcc-switches": "records command line",
 }
 
 #: Option prefixes that make a call pass through unchanged.
@@ -82,7 +93,23 @@ PASSTHROUGH_PREFIX = (
     ("-fveclib", "unsupported option"), ("-working-directory", "unsupported option"),
     ("-fexperimental-sanitize", "instrumentation"), ("-fdebug-pass", "unsupported option"),
     ("-fpass-plugin", "unsupported option"), ("-fplugin", "unsupported option"),
+    ("--save-temps", "unsupported option"), ("-gsplit-dwarf=", "unsupported option"),
+    ("-foptimization-record-", "optimization remarks"), ("-MJ", "side output"),
+    ("-save-stats", "side output"), ("-fproc-stat-report", "side output"),
+    ("-fdump-", "side output"),
 )
+
+#: GNU-style long spellings and what they alias (``Options.td``: ``Flag<["--"], ...>``,
+#: ``Alias<...>``). Spelled canonically before classification, so that e.g.
+#: ``--write-dependencies`` gets the ``-MD`` handling and ``--output=`` names the object.
+GNU_ALIASES = {
+    "--write-dependencies": "-MD", "--write-user-dependencies": "-MMD",
+    "--dependencies": "-M", "--user-dependencies": "-MM", "--preprocess": "-E",
+    "--assemble": "-S", "--compile": "-c", "--verbose": "-v", "--optimize": "-O",
+    "--output": "-o", "--language": "-x",
+}
+#: Joined GNU-style spellings: ``--output=FILE`` is ``-o FILE`` and so on.
+GNU_JOINED_ALIASES = {"--output=": "-o", "--language=": "-x", "--optimize=": "-O"}
 
 #: Source languages llmcc optimizes, as ``-x`` names, by file extension.
 SOURCE_EXTENSIONS = {
@@ -90,7 +117,10 @@ SOURCE_EXTENSIONS = {
     ".cc": "c++", ".cp": "c++", ".cxx": "c++", ".cpp": "c++", ".CPP": "c++",
     ".c++": "c++", ".C": "c++", ".ii": "c++-cpp-output",
 }
-SOURCE_LANGUAGES = frozenset({"c", "c++", "cpp-output", "c-cpp-output", "c++-cpp-output"})
+SOURCE_LANGUAGES = frozenset({"c", "c++", "cpp-output", "c++-cpp-output"})
+#: Languages of already preprocessed sources (clang's ``Types.def``: ``PP_C``, ``PP_CXX``);
+#: clang compiles them without running the preprocessor.
+PREPROCESSED_LANGUAGES = frozenset({"cpp-output", "c++-cpp-output"})
 
 #: Optimization levels that mean a debug build (passed through under the default policy).
 DEBUG_LEVELS = frozenset({"-O0", "-Og"})
@@ -111,12 +141,17 @@ class Unit:
         language: the ``-x`` language name, or ``None`` when clang infers it.
         explicit_language: True when ``-x`` was given for this source.
         output: the object path clang would write (``-o`` or ``<stem>.o``).
+        preprocessed: True when the source is already preprocessed (``.i``, ``.ii``,
+            ``-x cpp-output``, ``-x c++-cpp-output``): clang does not preprocess it
+            (``clang -E`` writes nothing for it), so the source file itself is what
+            lowering sees.
     """
 
     source: str
     language: str
     explicit_language: bool
     output: str
+    preprocessed: bool = False
 
 
 @dataclass(frozen=True)
@@ -257,29 +292,158 @@ def _stem(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def expand_response_files(args: list[str], *, depth: int = 0) -> list[str]:
-    """Expand ``@file`` arguments as clang does (GNU quoting), recursively.
+def tokenize_gnu_command_line(text: str) -> list[str]:
+    """Split response-file text into arguments as clang does.
 
-    An ``@file`` that cannot be read is kept as written; clang then reports it.
+    Source: ``llvm/lib/Support/CommandLine.cpp``, ``cl::TokenizeGNUCommandLine``:
+    words are separated by unquoted space, tab, CR or LF; a backslash escapes the
+    next character outside quotes and inside both ``"..."`` and ``'...'`` (unlike a
+    POSIX shell, ``"out\\.o"`` is ``out.o``); a backslash at the very end is
+    literal; quoted and unquoted pieces join into one word; an unterminated quote
+    runs to the end of the text. No expansion and no comments.
 
     Raises:
-        RecursionError: response files nested more than 16 deep.
+        ValueError: a word is empty (``""`` or ``''`` alone). LLVM up to 22 drops it,
+            later versions keep it (llvm-project pull request 187566), so which
+            command line clang sees depends on its version.
     """
-    if depth > 16:
-        raise RecursionError("response files nested too deeply")
+    words: list[str] = []
+    token: list[str] = []
+    in_token = False
+    i, end = 0, len(text)
+    while i < end:
+        c = text[i]
+        if not in_token:
+            if c in _GNU_WHITESPACE:
+                i += 1
+                continue
+            in_token = True
+        if c == "\\" and i + 1 < end:
+            token.append(text[i + 1])
+            i += 2
+        elif c in "\"'":
+            i += 1
+            while i < end and text[i] != c:
+                if text[i] == "\\" and i + 1 < end:
+                    i += 1
+                token.append(text[i])
+                i += 1
+            i += 1  # the closing quote (or past the end)
+        elif c in _GNU_WHITESPACE:
+            words.append("".join(token))
+            token, in_token = [], False
+            i += 1
+        else:
+            token.append(c)
+            i += 1
+    if in_token:
+        words.append("".join(token))
+    if "" in words:
+        raise ValueError("empty argument in a response file")
+    return words
+
+
+_GNU_WHITESPACE = " \t\r\n"
+
+
+def _read_response_file(path: str) -> str:
+    """The text of a response file as ``ExpansionContext::expandResponseFile`` reads it:
+    UTF-16 with a byte order mark is converted, a UTF-8 byte order mark is skipped,
+    other bytes are kept as they are (``os.fsdecode``, so they reach clang unchanged)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")  # UnicodeDecodeError is a ValueError
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return os.fsdecode(data)
+
+
+def expand_response_files(args: list[str]) -> list[str]:
+    """Expand ``@file`` arguments as clang does, recursively.
+
+    Source: ``llvm/lib/Support/CommandLine.cpp``, ``ExpansionContext::expandResponseFiles``
+    as clang's driver calls it (``clang/tools/driver/driver.cpp``): contents split by
+    :func:`tokenize_gnu_command_line`; an ``@file`` found inside a response file is
+    expanded in turn, relative to the current directory (not to the including
+    file); an ``@file`` that does not exist, or cannot be read, is kept as written
+    (clang then reports it). Only the arguments clang sees change: a call that
+    passes through still runs with the caller's own, unexpanded arguments.
+
+    Raises:
+        RecursionError: a response file includes itself, directly or not (clang
+            rejects this), or nesting is deeper than 64 files.
+        ValueError: Windows quoting was asked for (``--rsp-quoting=windows``,
+            ``--driver-mode=cl``), a response file holds an empty argument, is no
+            regular file (a pipe must be left for clang to read), or is malformed
+            UTF-16.
+    """
+    if any(a.startswith("@") and len(a) > 1 for a in args) and _windows_quoting(args):
+        raise ValueError("response files with Windows quoting are not supported")
+    return _expand(args, [])
+
+
+def _windows_quoting(args: list[str]) -> bool:
+    """True when clang would split response files with ``cl::TokenizeWindowsCommandLine``
+    (``clang/tools/driver/driver.cpp``: ``--rsp-quoting=``, else ``clang-cl`` mode)."""
+    quoting = [a for a in args if a in ("--rsp-quoting=posix", "--rsp-quoting=windows")]
+    if quoting:
+        return quoting[-1] == "--rsp-quoting=windows"
+    modes = [a for a in args if a.startswith("--driver-mode=")]
+    return bool(modes) and modes[-1] == "--driver-mode=cl"
+
+
+def _expand(args: list[str], stack: list[tuple[int, int]]) -> list[str]:
     out: list[str] = []
     for a in args:
-        if a.startswith("@") and len(a) > 1:
-            try:
-                with open(a[1:], encoding="utf-8") as f:
-                    text = f.read()
-            except OSError:
-                out.append(a)
-                continue
-            out += expand_response_files(shlex.split(text), depth=depth + 1)
-        else:
+        if not (a.startswith("@") and len(a) > 1):
             out.append(a)
+            continue
+        try:
+            st = os.stat(a[1:])
+        except OSError:
+            out.append(a)
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            # a pipe (``@/dev/stdin``, ``@<(...)``) can be read only once: by clang
+            raise ValueError(f"response file {a[1:]!r} is not a regular file")
+        identity = (st.st_dev, st.st_ino)
+        if identity in stack:
+            raise RecursionError(f"recursive expansion of response file {a[1:]!r}")
+        if len(stack) >= 64:
+            raise RecursionError("response files nested too deeply")
+        try:
+            text = _read_response_file(a[1:])
+        except OSError:
+            out.append(a)
+            continue
+        out += _expand(tokenize_gnu_command_line(text), stack + [identity])
     return out
+
+
+def _canonical_spelling(arg: str) -> list[str] | None:
+    """The canonical spelling of a GNU-style long option (``GNU_ALIASES``), or None."""
+    if arg in GNU_ALIASES:
+        return [GNU_ALIASES[arg]]
+    if arg.startswith("--"):
+        for spelling, canonical in GNU_JOINED_ALIASES.items():
+            if arg.startswith(spelling):
+                value = arg[len(spelling):]
+                return [canonical + value] if canonical == "-O" else [canonical, value]
+    return None
+
+
+def _preprocessor_dependency_option(arg: str, nxt: str | None) -> bool:
+    """True for ``-M`` options handed to the preprocessor (``-Wp,-MD,FILE``,
+    ``-Xpreprocessor -MD``).
+
+    clang's driver rewrites ``-Wp,-MD,FILE``/``-Wp,-MMD,FILE`` into ``-MD -MF FILE``
+    (``Driver::TranslateInputArgs``) and forwards other ``-Wp,``/``-Xpreprocessor``
+    values to cc1; the dependency target is then the ``-o`` of the internal run.
+    """
+    if arg.startswith("-Wp,"):
+        return any(v.startswith("-M") for v in arg[4:].split(","))
+    return arg == "-Xpreprocessor" and nxt is not None and nxt.startswith("-M")
 
 
 def _is_optimized_level(level: str | None, policy: str) -> bool:
@@ -309,9 +473,14 @@ def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrou
     opt_level: str | None = None
     fast_math = False
     unsupported = ""
+    args = list(args)
     i = 0
     n = len(args)
     while i < n:
+        canonical = _canonical_spelling(args[i])
+        if canonical is not None:  # only where an option stands, not in an option's argument
+            args[i:i + 1] = canonical
+            n = len(args)
         a = args[i]
         nxt = args[i + 1] if i + 1 < n else None
         if a in PASSTHROUGH_EXACT:
@@ -319,6 +488,8 @@ def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrou
         for prefix, reason in PASSTHROUGH_PREFIX:
             if a.startswith(prefix):
                 return PassThrough(reason)
+        if _preprocessor_dependency_option(a, nxt):
+            return PassThrough("side output")
         if a == "-c":
             compile_only = True
         elif a == "-o" or (a.startswith("-o") and len(a) > 2 and not a.startswith("-objc")):
@@ -393,7 +564,8 @@ def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrou
         common.append("-ffast-math")
     units = tuple(
         Unit(source=s, language=lang, explicit_language=explicit,
-             output=output if output is not None else _stem(s) + ".o")
+             output=output if output is not None else _stem(s) + ".o",
+             preprocessed=lang in PREPROCESSED_LANGUAGES)
         for s, lang, explicit in sources)
     return Compile(units=units, common=tuple(common), preprocessor=tuple(preprocessor),
                    dependency=tuple(dependency), opt_level=opt_level,

@@ -28,7 +28,7 @@ from llmcc import config as config_mod
 from llmcc.store import pinned as pinned_mod
 from llmcc.store import stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
-from llmcc.llvm.ir import opt_target_args
+from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
                      with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
@@ -385,16 +385,25 @@ def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) ->
     by plain ``clang -Oz`` directly (ccache's preprocessor mode, applied to decisions).
     """
     import xxhash
-    with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
-        out = os.path.join(work, "tu.i")
-        r = subprocess.run([ctx.tc.clang] + comp.preprocess_args(unit, out),
-                           capture_output=True, input=b"")
-        if r.returncode != 0:
+    h = xxhash.xxh3_128(b"preprocessed\0")
+    if unit.preprocessed:  # .i/.ii or -x cpp-output: the file is what lowering reads
+        try:
+            with open(unit.source, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+        except OSError:
             return None
-        h = xxhash.xxh3_128(b"preprocessed\0")
-        with open(out, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        h.update(b"\0" + str(unit.language).encode())
+    else:
+        with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
+            out = os.path.join(work, "tu.i")
+            r = subprocess.run([ctx.tc.clang] + comp.preprocess_args(unit, out),
+                               capture_output=True, input=b"")
+            if r.returncode != 0:
+                return None
+            with open(out, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
     for part in (ctx.tc.identity, "\0".join(comp.codegen_identity())):
         h.update(b"\0" + part.encode())
     return h.hexdigest()
@@ -523,14 +532,15 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             raise Fallback("clang -Os candidate failed", str(e)) from e
     proposed: list[str] = []
     if k > 0:
+        rank_text = strip_debug_records(ir_text)  # -g must not change the decision
         try:
-            ranked = ranker.rank(ir_text)
+            ranked = ranker.rank(rank_text)
         except Exception as e:  # a ranker (or a model that cannot load) never breaks a build
             ctx.counts["fallback: ranker failed"] += 1
             ctx.debug(f"ranker {ranker.name} failed ({type(e).__name__}: {e}); "
                       "using the static ranker")
             ctx.ranker = load_ranker("static")  # the decision is cached as static's
-            ranked = ctx.ranker.rank(ir_text)
+            ranked = ctx.ranker.rank(rank_text)
         for p in ranked:
             try:
                 p = check_pipeline(p)

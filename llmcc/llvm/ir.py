@@ -24,6 +24,28 @@ def normalize_ir(ir_text: str) -> str:
     return _MODULE_ID_RE.sub("", ir_text)
 
 
+_DEBUG_LINE_RE = re.compile(
+    r"^(?:\s*#dbg_\w+\(.*|\s*(?:tail )?call void @llvm\.dbg\.\w+\(.*|"
+    r"declare void @llvm\.dbg\.\w+\(.*|!\d+ = (?:distinct )?!DI.*|!llvm\.dbg\.cu = .*)\n",
+    re.M)
+_DEBUG_ATTACHMENT_RE = re.compile(r",? !dbg !\d+")
+
+
+def strip_debug_records(ir_text: str) -> str:
+    """IR text without what ``-g`` adds: debug records (``#dbg_declare``, LLVM 19's
+    textual form, and the older ``llvm.dbg.*`` intrinsic calls), ``!dbg``
+    attachments and ``DI*`` metadata nodes. IR lowered without ``-g`` comes back
+    unchanged.
+
+    Debug info must not change generated code (clang's ``-Oz`` objects have the
+    same ``.text`` with and without ``-g``), so a ranker is shown this text: the
+    same source ranks the same with and without ``-g``.
+    """
+    if "!dbg" not in ir_text and "#dbg_" not in ir_text and "llvm.dbg." not in ir_text:
+        return ir_text
+    return _DEBUG_ATTACHMENT_RE.sub("", _DEBUG_LINE_RE.sub("", ir_text))
+
+
 def module_flags(ir_text: str) -> dict[str, int]:
     """Integer module flags of the IR, e.g. ``{"PIC Level": 2, "Code Model": 3}``."""
     return {m.group(1): int(m.group(2)) for m in _MODULE_FLAG_RE.finditer(ir_text)}

@@ -105,3 +105,40 @@ def test_the_model_writes_nothing_outside_the_cache_and_prints_nothing(llmcc, cl
     r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o"],
             env=dict(env, LLMCC_CACHE_DIR=str(tmp_path / "cache2")), cwd=sample_dir)
     assert r.returncode == 0 and r.stderr == b""
+
+
+def _candidates(stderr: bytes) -> list[str]:
+    """Pipelines of the search line under LLMCC_DEBUG, in order."""
+    line = [ln for ln in stderr.decode().splitlines() if " -> " in ln and "default<Oz>=" in ln]
+    assert len(line) == 1, stderr.decode()
+    return [c.rsplit("=", 1)[0] for c in line[0].split(": ", 1)[1].split(" -> ")[0].split(", ")]
+
+
+def test_debug_info_does_not_change_the_candidates(llmcc, llmcc_env, sample_dir, tmp_path):
+    env = dict(llmcc_env, LLMCC_DEBUG="1", LLMCC_RANKER="model")
+    seen = []
+    for g, cache in (([], "c1"), (["-g"], "c2")):
+        r = run([llmcc, "-O2", *g, "-c", "sample.c", "-o", "sample.o"],
+                env=dict(env, LLMCC_CACHE_DIR=str(tmp_path / cache)), cwd=sample_dir)
+        assert r.returncode == 0
+        seen.append(_candidates(r.stderr))
+    assert seen[0] == seen[1] and len(seen[0]) > 1
+
+
+def test_preprocessed_input_is_optimized(llmcc, clang, llmcc_env, sample_dir):
+    pre = run([clang, "-E", "sample.c", "-o", "sample.i"], cwd=sample_dir)
+    assert pre.returncode == 0
+    env = dict(llmcc_env, LLMCC_DEBUG="1")
+    r = run([llmcc, "-O2", "-c", "sample.i", "-o", "pre.o"], env=env, cwd=sample_dir)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"falling back" not in r.stderr and b"passing through" not in r.stderr
+    counters = stats.read(env["LLMCC_CACHE_DIR"])
+    assert counters.get("fallback: internal error", 0) == 0
+    assert counters.get("cache misses", 0) == 1
+    ref = run([clang, "-Oz", "-c", "sample.i", "-o", "ref.o"], cwd=sample_dir)
+    assert ref.returncode == 0
+    from llmcc.llvm.objsize import object_size
+    assert object_size(str(sample_dir / "pre.o")).total <= object_size(str(sample_dir / "ref.o")).total
+    # a rebuild is a hit keyed on the preprocessed file itself
+    r = run([llmcc, "-O2", "-c", "sample.i", "-o", "pre2.o"], env=env, cwd=sample_dir)
+    assert (sample_dir / "pre2.o").read_bytes() == (sample_dir / "pre.o").read_bytes()
