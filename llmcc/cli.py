@@ -22,6 +22,10 @@ from llmcc import config as config_mod
 from llmcc.store import stats
 from llmcc.errors import LlmccError
 
+#: Set in the environment of every tool the compile path runs (the real clang,
+#: ``opt``): llmcc started with it set was called back by its own compiler.
+RECURSION_ENV = "LLMCC_RECURSION"
+
 OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
                "-h", "--help", "-p", "--show-config", "--identity"}
 SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.lab.benchcmd", "tune": "llmcc.lab.tune", "cache": "llmcc.cachecmd",
@@ -163,6 +167,12 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
     """Entry point of ``llmcc`` (and masquerade names); returns the exit code."""
     argv0 = sys.argv[0]
     args = sys.argv[1:] if argv is None else argv
+    if os.environ.get(RECURSION_ENV):
+        # Started by a tool llmcc runs as "the real clang": a wrapper loop.
+        sys.stderr.write("llmcc: error: llmcc was called again by the compiler it runs "
+                         f"({os.environ.get('LLMCC_CLANG') or 'the first clang on PATH'}); "
+                         "set LLMCC_CLANG to the real clang\n")
+        return 1
     if args and args[0].startswith("--llmcc-driver="):
         # A masquerade shim: always the compiler, C++ by the shim's name.
         name = args[0].split("=", 1)[1]

@@ -10,7 +10,9 @@ Keys (type, default):
     candidates  (int, 4)       k: ranked pipelines tried besides ``-Oz`` (see README, "Choosing k")
     ranker      (str, "model")  which ranker proposes pipelines: ``model`` or ``static``
     policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.compile.cmdline.POLICIES``)
-    timeout     (float, 120)   seconds allowed to each candidate's ``opt`` and codegen
+    timeout     (float, 120)   seconds allowed to all of llmcc's own tools for one TU (lowering,
+                               every candidate's ``opt`` and codegen); a tool still running
+                               then is killed with its children and the TU gets ``-Oz``
     disable     (bool, false)  pass every call to the real clang
     readonly    (bool, false)  use the cache but never write it
     debug       (bool, false)  explain decisions on stderr

@@ -32,7 +32,13 @@ from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
                      with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
+from llmcc.compile import process
 from llmcc.compile.toolchain import self_paths, Toolchain, find_clang, resolve
+
+
+#: Set in the environment of everything llmcc runs: a compiler wrapper chain
+#: that leads back to llmcc is then an error instead of an endless loop.
+RECURSION_ENV = "LLMCC_RECURSION"
 
 
 class Fallback(LlmccError):
@@ -68,6 +74,8 @@ class Context:
     pinned: "pinned_mod.Pinned | None" = None
     ranker: object = None
     oz_pipelines: dict = field(default_factory=dict)
+    budget: process.Budget | None = None
+    tool_env: dict | None = None  # environment of llmcc's own tool runs
 
     def debug(self, msg: str) -> None:
         """Explain a decision on stderr when ``LLMCC_DEBUG`` is set."""
@@ -76,14 +84,14 @@ class Context:
             sys.stderr.flush()
 
 
-def _run(argv: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run ``argv`` (no shell), capturing output; timeouts become CandidateError."""
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout, input=b"")
-    except subprocess.TimeoutExpired as e:
-        raise CandidateError(f"{os.path.basename(argv[0])} timed out after {timeout:g} s") from e
-    except OSError as e:
-        raise CandidateError(f"cannot run {argv[0]}: {e}") from e
+def _run(ctx: Context, argv: list[str]) -> subprocess.CompletedProcess:
+    """Run one of the TU's tools within its time budget (:mod:`llmcc.compile.process`).
+
+    Raises:
+        CandidateError: it could not start, or ran out of time (``ToolTimeout``).
+    """
+    return process.run(argv, ctx.budget, timeout=None if ctx.budget else ctx.cfg.timeout,
+                       env=ctx.tool_env)
 
 
 def _why(stderr: bytes) -> str:
@@ -126,7 +134,7 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     scratch = os.path.join(os.path.dirname(ir_path), "print-pipeline.o")
     argv = [ctx.tc.clang] + comp.codegen_args(ir_path, scratch, optimize=True)
     argv[-1:-1] = ["-mllvm", "-print-pipeline-passes"]
-    r = _run(argv, ctx.cfg.timeout)
+    r = _run(ctx, argv)
     lines = r.stdout.decode(errors="replace").splitlines()
     if r.returncode != 0 or not lines:
         raise CandidateError("cannot read clang's -Oz pipeline")
@@ -171,19 +179,19 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     if cand.pipeline == SOURCE_OS:
         if unit is None:
             raise CandidateError("clang -Os from source needs the translation unit")
-        r = _run([ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"))
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"))
         if r.returncode != 0:
             raise CandidateError(f"clang -Os failed with exit code {r.returncode}")
         cand.from_source = True
     elif cand.pipeline == OZ and direct_oz and unit is not None:
         # Plain clang -Oz from source: byte-identical to what the user would get
         # without llmcc (from parsed IR, private names such as .Lstr.N can differ).
-        r = _run([ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Oz"))
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Oz"))
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz failed with exit code {r.returncode}")
         cand.from_source = True
     elif cand.pipeline == OZ and direct_oz:
-        r = _run([ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
+        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
     else:
@@ -191,8 +199,8 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         if contains_oz(pipeline):
             pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
         opt_out = cand.obj + ".bc"
-        r = _run([ctx.tc.opt] + opt_target_args(ir_text) + ["-p", pipeline, ir_path, "-o", opt_out],
-                 ctx.cfg.timeout)
+        r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text)
+                 + ["-p", pipeline, ir_path, "-o", opt_out])
         if r.returncode != 0:
             raise CandidateError(f"opt failed with exit code {r.returncode}{_why(r.stderr)}")
         memo_key = None
@@ -204,8 +212,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
                 cand.stderr = r.stderr
                 cand.size = codegen_memo[memo_key]
                 return cand
-        r = _run([ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
-                 ctx.cfg.timeout)
+        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False))
         if r.returncode != 0:
             raise CandidateError(f"codegen failed with exit code {r.returncode}{_why(r.stderr)}")
     cand.stderr = r.stderr
@@ -291,10 +298,13 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
             failure of llmcc's own).
         PinnedMiss: strict pinned mode and the TU has no pinned decision.
     """
+    ctx.budget = process.Budget(ctx.cfg.timeout)  # all of this TU's tools share it
     with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
         ir_path = os.path.join(work, "tu.ll")
-        r = subprocess.run([ctx.tc.clang] + comp.lower_args(unit, ir_path),
-                           capture_output=True, input=b"")
+        try:
+            r = _run(ctx, [ctx.tc.clang] + comp.lower_args(unit, ir_path))
+        except CandidateError as e:
+            raise Fallback("lowering failed", str(e)) from e
         if r.returncode != 0:
             raise Fallback("compile error")
         with open(ir_path, encoding="utf-8", errors="surrogateescape") as f:
@@ -308,7 +318,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         else:
             winner, oz_size = _from_cache_or_search(ctx, comp, ir_path, ir_text, work, unit,
                                                     key, store)
-            if pp_key and pp_store and not ctx.cfg.readonly:
+            if pp_key and pp_store and not ctx.cfg.readonly and not ctx.budget.timed_out:
                 try:
                     pp_store.put(pp_key, cache_mod.Entry(winner.pipeline, winner.size, oz_size,
                                                       _source(ctx), ctx.tc.identity))
@@ -351,9 +361,10 @@ def _diagnostics(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, work: 
         return winner.diagnostics
     if not winner.stderr.strip():
         return lowering_stderr
-    r = subprocess.run([ctx.tc.clang] + comp.source_args(unit, os.path.join(work, "diag.o"),
-                                                          "-Oz"),
-                       capture_output=True, input=b"", timeout=ctx.cfg.timeout)
+    try:
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, os.path.join(work, "diag.o"), "-Oz"))
+    except CandidateError:
+        return lowering_stderr + winner.stderr
     ctx.counts["compiles for diagnostics"] += 1
     return r.stderr
 
@@ -397,8 +408,10 @@ def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) ->
     else:
         with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
             out = os.path.join(work, "tu.i")
-            r = subprocess.run([ctx.tc.clang] + comp.preprocess_args(unit, out),
-                               capture_output=True, input=b"")
+            try:
+                r = _run(ctx, [ctx.tc.clang] + comp.preprocess_args(unit, out))
+            except CandidateError:
+                return None
             if r.returncode != 0:
                 return None
             with open(out, "rb") as f:
@@ -455,7 +468,12 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
     ctx.counts["cache misses"] += 1
     winner, oz_size = search(ctx, comp, ir_path, ir_text, ranker, k, work, unit)
     source = _source(ctx)  # the static ranker's, if the model failed during the search
-    if store and not ctx.cfg.readonly:
+    if ctx.budget is not None and ctx.budget.timed_out:
+        # A timeout says more about the machine's load than about the pipeline:
+        # the decision is used for this build but searched again next time.
+        ctx.counts["decisions not cached (timeout)"] += 1
+        ctx.debug(f"{unit.source}: a candidate ran out of time; decision not cached")
+    elif store and not ctx.cfg.readonly:
         try:
             store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size, source,
                                            ctx.tc.identity))
@@ -663,6 +681,15 @@ def compile_main(args: list[str], cxx: bool, env: dict[str, str] | None = None) 
 
 
 def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
+    if env.get(RECURSION_ENV):
+        # The "real" clang found is a wrapper that leads back to llmcc: running
+        # it again would loop forever (ccache: "Recursive invocation").
+        sys.stderr.write("llmcc: error: llmcc was called again by the compiler it runs "
+                         f"({env.get('LLMCC_CLANG') or 'the first clang on PATH'}); set "
+                         "LLMCC_CLANG to the real clang\n")
+        return 1
+    # Everything run from here on (version probes, tools, the exec'd clang) carries it.
+    os.environ[RECURSION_ENV] = env[RECURSION_ENV] = "1"
     cfg, problems = config_mod.load_report(env)
     for problem in problems:  # that setting alone falls back to its default
         sys.stderr.write(f"llmcc: warning: {problem}; ignored\n")
@@ -673,7 +700,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     except ToolchainError as e:
         sys.stderr.write(f"llmcc: error: {e}\n")
         return 1
-    ctx = Context(cfg=cfg, tc=tc, env=env)
+    ctx = Context(cfg=cfg, tc=tc, env=env, tool_env=env)
     if cfg.pinned:
         problem = _load_pinned(ctx)
         if problem and cfg.pinned_strict:
@@ -704,6 +731,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
         if (len(job.units) == 1 and store is not None and not cfg.pinned
                 and not cfg.force_pipeline and not cfg.record):
             pp_store = cache_mod.Store(cfg.cache_dir, cfg.max_entries, "preprocessed")
+            ctx.budget = process.Budget(cfg.timeout)
             pp_key = preprocessed_key(ctx, job, job.units[0])
             entry = pp_store.get(pp_key) if pp_key else None
             ctx.counts["corrupt cache entries"] += pp_store.corrupt

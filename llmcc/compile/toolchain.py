@@ -114,7 +114,9 @@ def _version_text(path: str) -> str:
     except (OSError, subprocess.SubprocessError) as e:
         raise ToolchainError(f"cannot run {path} --version: {e}") from e
     if r.returncode != 0:
-        raise ToolchainError(f"{path} --version failed with exit code {r.returncode}")
+        why = (r.stderr.strip().splitlines() or [""])[0][:200]
+        raise ToolchainError(f"{path} --version failed with exit code {r.returncode}"
+                             + (f" ({why})" if why else ""))
     return r.stdout
 
 

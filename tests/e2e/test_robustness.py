@@ -139,3 +139,43 @@ def test_readonly_cache_is_not_written(llmcc, llmcc_env, sample_dir, tmp_path):
     env = dict(llmcc_env, LLMCC_READONLY="1")
     run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir, check=True)
     assert not list((tmp_path / "cache").rglob("entries/*/*.json"))
+
+
+def test_a_hanging_opt_costs_one_budget_and_leaves_no_process(llmcc, clang, llmcc_env,
+                                                              sample_dir, tmp_path):
+    import time
+    real_opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
+    pids = tmp_path / "pids"
+    fake = tmp_path / "bin" / "opt-19"
+    fake.parent.mkdir()
+    # opt that starts a child and hangs: both must be killed
+    fake.write_text(FAKE_OPT.format(real=real_opt,
+                                    action=f"sleep 600 & echo $! >> {pids}\nwait"))
+    fake.chmod(0o755)
+    env = dict(llmcc_env, PATH=f"{fake.parent}:{os.environ['PATH']}", LLMCC_TIMEOUT="3",
+               LLMCC_CANDIDATES="4", LLMCC_RANKER="static")
+    t0 = time.monotonic()
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir,
+            timeout=120)
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 0, r.stderr.decode()
+    # four hanging candidates at 3 s each would take 12 s; one budget is 3 s
+    assert elapsed < 10, elapsed
+    for pid in pids.read_text().split():
+        assert not os.path.exists(f"/proc/{pid}") or b"zombie" in open(
+            f"/proc/{pid}/status", "rb").read().lower()
+    s = _stats(llmcc, env)
+    assert s["decisions not cached (timeout)"] == 1
+    assert not list((tmp_path / "cache").glob("entries/*/*.json"))
+
+
+def test_a_wrapper_loop_back_to_llmcc_is_an_error_not_a_hang(llmcc, llmcc_env, sample_dir,
+                                                             tmp_path):
+    wrapper = tmp_path / "clang-wrapper"
+    wrapper.write_text('#!/bin/sh\nexec "$NEXT_COMPILER" "$@"\n')  # names no llmcc
+    wrapper.chmod(0o755)
+    env = dict(llmcc_env, LLMCC_CLANG=str(wrapper), NEXT_COMPILER=llmcc)
+    r = run([llmcc, "-O2", "-c", "sample.c", "-o", "out.o"], env=env, cwd=sample_dir,
+            timeout=120)
+    assert r.returncode != 0
+    assert b"called again" in r.stderr
