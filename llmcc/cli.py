@@ -137,8 +137,7 @@ def _manage(argv: list[str], prog: str) -> int:
         stats.zero(cfg.cache_dir)
         print("statistics zeroed")
     elif ns.clear:
-        cache_mod.Store(cfg.cache_dir).clear()
-        cache_mod.Store(cfg.cache_dir, kind="preprocessed").clear()
+        cache_mod.clear_cache_dir(cfg.cache_dir)
         print("cache cleared")
     elif ns.show_config:
         for k, v in sorted(vars(cfg).items()):

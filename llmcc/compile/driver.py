@@ -26,7 +26,7 @@ from llmcc.store import cache as cache_mod
 from llmcc.compile import cmdline
 from llmcc import config as config_mod
 from llmcc.store import pinned as pinned_mod
-from llmcc.store import stats
+from llmcc.store import files, stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
@@ -117,8 +117,7 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     if memo in ctx.oz_pipelines:
         return ctx.oz_pipelines[memo]
     try:
-        with open(memo, "rb") as f:
-            text, check = f.read(MAX_MEMO_BYTES).decode("utf-8").split("\n")[:2]
+        text, check = files.read_nofollow(memo, MAX_MEMO_BYTES).decode("utf-8").split("\n")[:2]
         # The memo is cache content: it must be whole (checksum) and only name
         # passes clang's own -Oz pipeline runs, like every pipeline reaching opt.
         if check != "xxh3 " + xxhash.xxh3_64_hexdigest(text.encode()):
@@ -142,11 +141,9 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     ctx.oz_pipelines[memo] = text
     if memo and not ctx.cfg.readonly:
         try:
-            os.makedirs(os.path.dirname(memo), exist_ok=True)
-            tmp = f"{memo}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                f.write(text + "\nxxh3 " + xxhash.xxh3_64_hexdigest(text.encode()) + "\n")
-            os.replace(tmp, memo)
+            files.make_dirs(ctx.cfg.cache_dir, "pipelines")
+            files.atomic_write(memo, text + "\nxxh3 "
+                               + xxhash.xxh3_64_hexdigest(text.encode()) + "\n")
         except OSError:
             pass
     return text
@@ -238,10 +235,7 @@ def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: st
     path = os.path.join(root, "ir", ir_hash[:2], ir_hash + ".ll")
     os.makedirs(os.path.dirname(path), exist_ok=True)
     if not os.path.exists(path):
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(ir_text)
-        os.replace(tmp, path)
+        files.atomic_write(path, ir_text.encode("utf-8", "surrogateescape"))
     line = json.dumps({
         "ir_hash": ir_hash, "source": os.path.abspath(unit.source), "cwd": os.getcwd(),
         "codegen_args": list(comp.codegen_identity()), "language": unit.language,

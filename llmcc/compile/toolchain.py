@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import xxhash
 
 from llmcc.errors import ToolchainError
+from llmcc.store import files
 
 _VERSION_RE = re.compile(r"version (\d+)\.(\d+)\.(\d+)")
 #: ``clang-NN`` names looked for on PATH, newest first (after plain ``clang``).
@@ -149,8 +150,7 @@ def resolve(cxx: bool, self_paths: tuple[str, ...], env: dict[str, str],
     memo = os.path.join(memo_dir, "toolchain", key + ".json") if memo_dir else None
     if memo:
         try:
-            with open(memo, encoding="utf-8") as f:
-                record = json.load(f)
+            record = json.loads(files.read_nofollow(memo, 1 << 16))
             # The memo is cache content: never run an executable it names. Its
             # clang must be the one just found and its opt one that this search
             # would find itself, unchanged since the memo was written.
@@ -165,11 +165,9 @@ def resolve(cxx: bool, self_paths: tuple[str, ...], env: dict[str, str],
     tc = _probe(clang, env)
     if memo:
         try:
-            os.makedirs(os.path.dirname(memo), exist_ok=True)
-            tmp = f"{memo}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(dict(asdict(tc), opt_stat=_stat_id(tc.opt) if tc.opt else ""), f)
-            os.replace(tmp, memo)
+            files.make_dirs(memo_dir, "toolchain")
+            files.atomic_write(memo, json.dumps(
+                dict(asdict(tc), opt_stat=_stat_id(tc.opt) if tc.opt else "")))
         except OSError:
             pass
     return tc

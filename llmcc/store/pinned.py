@@ -17,11 +17,11 @@ decisions only from such a file: no ranker, no model, no writes anywhere.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
 from llmcc.store.cache import Entry, IMPORTED
+from llmcc.store.files import atomic_write
 from llmcc.errors import LlmccError, PipelineError
 from llmcc.llvm.passes import check_pipeline
 
@@ -106,10 +106,7 @@ def write(path: str, pinned: Pinned) -> None:
     for key in sorted(pinned.entries):
         e = pinned.entries[key]
         out.append(f"{key} {e.size} {e.oz_size} {e.pipeline}")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(out) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, "\n".join(out) + "\n")
 
 
 def merge(a: Pinned, b: Pinned) -> Pinned:
