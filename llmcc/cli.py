@@ -27,7 +27,7 @@ from llmcc.errors import LlmccError
 RECURSION_ENV = "LLMCC_RECURSION"
 
 OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--version",
-               "-h", "--help", "-p", "--show-config", "--identity"}
+               "-h", "--help", "-p", "--show-config", "--identity", "--print-stats"}
 SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.lab.benchcmd", "tune": "llmcc.lab.tune", "cache": "llmcc.cachecmd",
                               "difftest": "llmcc.lab.difftest", "train": "llmcc.lab.train",
                               "corpus": "llmcc.lab.corpus"}
@@ -54,33 +54,28 @@ def _quiet_on_closed_pipe(fn, *args) -> int:
 
 
 def show_stats(cfg: config_mod.Config) -> list[str]:
-    """Lines of the statistics report (ccache ``-s`` style)."""
+    """Lines of the statistics report (ccache ``-s`` style), derived from the
+    declared counters (:data:`llmcc.store.counters.COUNTERS`)."""
+    from llmcc.store import counters
     c = stats.read(cfg.cache_dir)
+    lines = [f"cache directory: {cfg.cache_dir}",
+             f"config file: {config_mod.config_path(dict(os.environ))}"]
     hits, misses = c.get("cache hits", 0), c.get("cache misses", 0)
-    lines = [f"cache directory                 {cfg.cache_dir}",
-             f"config file                     {config_mod.config_path(dict(os.environ))}",
-             f"cache hits                      {hits}",
-             f"cache misses                    {misses}"]
-    if hits + misses:
-        lines.append(f"cache hit rate                  {100.0 * hits / (hits + misses):.2f} %")
-    for prefix in ("uncacheable: ", "fallback: "):
-        keys = sorted(k for k in c if k.startswith(prefix))
-        if keys:
-            lines.append(prefix.rstrip(": ") + " calls")
-            lines += [f"  {k[len(prefix):]:<30}{c[k]}" for k in keys]
-    for k in ("TUs improved", "TUs equal", "TUs larger than -Oz (forced pipeline)",
-              "direct -Oz compiles", "candidates compiled", "candidates failed",
-              "nondeterministic pipelines",
-              "corrupt cache entries", "rejected pipelines", "cache write failed"):
-        lines.append(f"{k:<40}{c.get(k, 0)}")
+    rows = counters.report(c)
+    width = max([len(label) for _, label, _ in rows] + [30]) + 4
+    section = None
+    for category, label, value in rows:
+        if category != section:
+            lines.append(category)
+            section = category
+        lines.append(f"  {label:<{width}}{value}")
+        if label == "cache misses" and hits + misses:
+            lines.append(f"  {'cache hit rate':<{width}}{100.0 * hits / (hits + misses):.2f} %")
     oz, out = c.get("bytes -Oz", 0), c.get("bytes llmcc", 0)
-    saved = oz - out
-    pct = f" ({100.0 * saved / oz:.2f} % of -Oz)" if oz else ""
-    lines.append(f"bytes under -Oz                 {oz}")
-    lines.append(f"bytes under llmcc               {out}")
-    lines.append(f"bytes saved against -Oz         {saved}{pct}")
-    lines.append(f"cache entries                   "
-                 f"{cache_mod.Store(cfg.cache_dir).count()} (max {cfg.max_entries})")
+    pct = f" ({100.0 * (oz - out) / oz:.2f} % of -Oz)" if oz else ""
+    lines.append(f"  {'bytes saved against -Oz':<{width}}{oz - out}{pct}")
+    lines.append(f"cache entries: {cache_mod.Store(cfg.cache_dir).count()} "
+                 f"(max {cfg.max_entries})")
     return lines
 
 
@@ -117,6 +112,8 @@ def _manage(argv: list[str], prog: str) -> int:
         "Use it as a compiler (CC=llmcc) or manage it with one of these options.")
     g = parser.add_mutually_exclusive_group()
     g.add_argument("-s", "--show-stats", action="store_true", help="show statistics")
+    g.add_argument("--print-stats", action="store_true",
+                   help="print every counter as ID<TAB>VALUE, for scripts")
     g.add_argument("-z", "--zero-stats", action="store_true", help="zero statistics")
     g.add_argument("-C", "--clear", action="store_true", help="clear the cache")
     g.add_argument("-p", "--show-config", action="store_true", help="show the effective config")
@@ -133,6 +130,9 @@ def _manage(argv: list[str], prog: str) -> int:
         return 2
     if ns.show_stats:
         print("\n".join(show_stats(cfg)))
+    elif ns.print_stats:
+        from llmcc.store import counters
+        print("\n".join(counters.machine_report(stats.read(cfg.cache_dir))))
     elif ns.zero_stats:
         stats.zero(cfg.cache_dir)
         print("statistics zeroed")

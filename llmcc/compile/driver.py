@@ -425,17 +425,18 @@ def _compile_decision(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     try:
         compile_candidate(ctx, comp, ir_path, ir_text, cand, measure=not direct, unit=unit)
     except (CandidateError, OSError, LlmccError) as e:
-        ctx.counts[f"fallback: {what} pipeline failed"] += 1
+        ctx.counts["fallback: " + what + " pipeline failed"] += 1
         ctx.debug(f"{unit.source}: {what} pipeline failed ({e})")
         return None
     if not direct and (cand.size != entry.size or entry.size > entry.oz_size):
         # An entry is the measurement of its pipeline on this IR: anything else
         # (a planted larger pipeline, a changed toolchain) is not trusted.
-        ctx.counts[f"{what} entries with another size"] += 1
+        ctx.counts[{"cache": "cache entries with another size",
+                    "pinned": "pinned entries with another size"}[what]] += 1
         ctx.debug(f"{unit.source}: {what} pipeline gave {cand.size} bytes, the entry says "
                   f"{entry.size} (-Oz {entry.oz_size}); not used")
         return None
-    ctx.counts[f"{what} hits"] += 1
+    ctx.counts[{"cache": "cache hits", "pinned": "pinned hits"}[what]] += 1
     ctx.debug(f"{unit.source}: {what} hit, pipeline {entry.pipeline}")
     return cand
 

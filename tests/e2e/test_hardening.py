@@ -101,10 +101,11 @@ def test_the_model_writes_nothing_outside_the_cache_and_prints_nothing(llmcc, cl
     r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o"], env=env, cwd=sample_dir)
     assert r.returncode == 0 and r.stderr == b""
     assert list(home.iterdir()) == []
-    env["HOME"] = "/homeless-shelter"  # Nix: no HOME at all
+    env["HOME"] = str(tmp_path / "homeless-shelter")  # Nix: a HOME that does not exist
     r = run([llmcc, "-O2", "-c", "sample.c", "-o", "sample.o"],
             env=dict(env, LLMCC_CACHE_DIR=str(tmp_path / "cache2")), cwd=sample_dir)
     assert r.returncode == 0 and r.stderr == b""
+    assert not (tmp_path / "homeless-shelter").exists()
 
 
 def _candidates(stderr: bytes) -> list[str]:
