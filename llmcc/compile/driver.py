@@ -1,4 +1,4 @@
-"""One compiler call, end to end (DESIGN.md, "The flow of one compile").
+"""One compiler call, end to end (docs/design.md, "The flow of one compile").
 
 classify -> pass through to the real clang, or for each translation unit:
 lower to IR -> key -> cache hit: compile the cached pipeline / miss: rank,
@@ -107,7 +107,7 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     """clang's own ``-Oz`` pipeline text for these codegen flags (memoized on disk).
 
     Source: ``clang -Oz -mllvm -print-pipeline-passes`` prints it on its first
-    line; it parses in ``opt -p`` unchanged (DESIGN.md).
+    line; it parses in ``opt -p`` unchanged (docs/design.md, "Decisions and why").
     """
     import xxhash
     key = cache_mod.cache_key("", ctx.tc.identity, *comp.codegen_identity())

@@ -1,4 +1,4 @@
-"""``llmcc corpus``: the recorded corpus of unoptimized IR (DESIGN.md, "Data rules").
+"""``llmcc corpus``: the recorded corpus of unoptimized IR (docs/design.md, "Data rules").
 
     llmcc corpus build    [build_corpus.py options]   build Debian source packages with
                                                       LLMCC_RECORD (llmcc.lab.corpus_build)

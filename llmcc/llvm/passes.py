@@ -195,7 +195,7 @@ def substitute_oz(pipeline: str, clang_oz: str) -> str:
 
     Source: clang-19's ``-Oz`` pipeline differs from ``opt -p default<Oz>``
     (it adds ``slp-vectorizer``); clang prints its own with
-    ``-mllvm -print-pipeline-passes`` (DESIGN.md, "Decisions already taken").
+    ``-mllvm -print-pipeline-passes`` (docs/design.md, "Decisions and why").
     """
     elems = parse_pipeline(pipeline)
     return ",".join(clang_oz if e.text() == OZ else e.text() for e in elems)
