@@ -7,6 +7,8 @@ overridden by the environment variable ``LLMCC_<NAME>`` (upper case).
 Keys (type, default):
     cache_dir   (str, platformdirs' user cache dir for "llmcc")  where decisions and stats live
     max_entries (int, 200000)  cache entries kept; the oldest are evicted beyond it
+    max_objects (int, 20000)   stored objects kept for warm rebuilds (compressed); the least
+                               recently used are evicted beyond it
     candidates  (int, 4)       k: ranked pipelines tried besides ``-Oz`` (see README, "Choosing k")
     ranker      (str, "model")  which ranker proposes pipelines: ``model`` or ``static``
     policy      (str, "default") which ``-O`` levels are optimized (see ``llmcc.compile.cmdline.POLICIES``)
@@ -45,6 +47,7 @@ class Config:
 
     cache_dir: str = ""
     max_entries: int = 200000
+    max_objects: int = 20000
     candidates: int = 4
     ranker: str = "model"
     policy: str = "default"
@@ -74,7 +77,7 @@ RANKER_NAMES = ("model", "static")
 #: Inclusive bounds of numeric settings: a value outside them is an error.
 #: ``timeout`` is per llmcc call, in seconds: 0, inf, nan or a value no
 #: subprocess timer accepts would make every compile fall back.
-BOUNDS = {"max_entries": (1, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0)}
+BOUNDS = {"max_entries": (1, 1 << 40), "max_objects": (0, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0)}
 #: Closed sets of string settings.
 CHOICES = {"policy": POLICY_NAMES, "ranker": RANKER_NAMES}
 

@@ -210,10 +210,14 @@ class Compile:
             args += ["-Xclang", "-disable-llvm-passes"]
         return args + ["-Wno-unused-command-line-argument"]
 
-    def preprocess_args(self, unit: Unit, out_path: str) -> list[str]:
+    def preprocess_args(self, unit: Unit, out_path: str, dependencies: bool = False) -> list[str]:
         """Arguments that preprocess ``unit`` as lowering would (``-Oz`` macros) into
-        ``out_path``, without dependency files: the input of the preprocessed-source key."""
-        args = list(self.common) + list(self.preprocessor) + ["-Oz", "-E", "-o", out_path]
+        ``out_path``: the input of the preprocessed-source key. With ``dependencies``
+        the user's dependency file is written too, as lowering would write it."""
+        args = list(self.common) + list(self.preprocessor)
+        if dependencies:
+            args += self._dependency_args(unit)
+        args += ["-Oz", "-E", "-o", out_path]
         if unit.explicit_language:
             args += ["-x", unit.language]
         return args + [unit.source]

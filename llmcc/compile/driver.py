@@ -26,7 +26,7 @@ from llmcc.store import cache as cache_mod
 from llmcc.compile import cmdline
 from llmcc import config as config_mod
 from llmcc.store import pinned as pinned_mod
-from llmcc.store import files, stats
+from llmcc.store import files, objects, stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
@@ -75,6 +75,7 @@ class Context:
     ranker: object = None
     oz_pipelines: dict = field(default_factory=dict)
     budget: process.Budget | None = None
+    last: tuple | None = None  # (size, -Oz size, decision source) of the last TU optimized
     tool_env: dict | None = None  # environment of llmcc's own tool runs
 
     def debug(self, msg: str) -> None:
@@ -335,6 +336,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
             ctx.counts["TUs equal"] += 1
         else:  # only a forced pipeline can be larger than -Oz
             ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
+        ctx.last = (winner.size, oz_size, _source(ctx) if not ctx.pinned else "")
         return r.stdout, _diagnostics(ctx, comp, unit, work, r.stderr, winner)
 
 
@@ -381,7 +383,8 @@ def _source(ctx: Context) -> str:
     return f"{_ranker(ctx).identity}/k={ctx.cfg.candidates}"
 
 
-def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) -> str | None:
+def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
+                     dependencies: bool = False) -> str | None:
     """Key of the TU's preprocessed source (``clang -E``, as lowering sees it) with the
     toolchain and codegen flags, or None if preprocessing fails.
 
@@ -403,7 +406,7 @@ def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit) ->
         with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
             out = os.path.join(work, "tu.i")
             try:
-                r = _run(ctx, [ctx.tc.clang] + comp.preprocess_args(unit, out))
+                r = _run(ctx, [ctx.tc.clang] + comp.preprocess_args(unit, out, dependencies))
             except CandidateError:
                 return None
             if r.returncode != 0:
@@ -722,12 +725,21 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     store = None if not cfg.cache_dir else cache_mod.Store(cfg.cache_dir, cfg.max_entries)
     outputs = []
     try:
-        pp_key = pp_store = None
+        pp_key = pp_store = obj_store = None
         if (len(job.units) == 1 and store is not None and not cfg.pinned
                 and not cfg.force_pipeline and not cfg.record):
             pp_store = cache_mod.Store(cfg.cache_dir, cfg.max_entries, "preprocessed")
+            obj_store = (objects.ObjectStore(cfg.cache_dir, cfg.max_objects)
+                         if cfg.max_objects else None)
             ctx.budget = process.Budget(cfg.timeout)
-            pp_key = preprocessed_key(ctx, job, job.units[0])
+            unit = job.units[0]
+            # The preprocessing run also writes the user's dependency file.
+            pp_key = preprocessed_key(ctx, job, unit, dependencies=True)
+            if pp_key and obj_store and not (unit.preprocessed and job.dependency):
+                stored = obj_store.get(pp_key)
+                ctx.counts["corrupt cache entries"] += obj_store.corrupt
+                if stored is not None and stored.source in (_source(ctx), cache_mod.IMPORTED):
+                    return _from_object_store(ctx, unit, stored)
             entry = pp_store.get(pp_key) if pp_key else None
             ctx.counts["corrupt cache entries"] += pp_store.corrupt
             ctx.counts["rejected pipelines"] += pp_store.rejected
@@ -741,6 +753,9 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
                 _exec_clang(tc.clang, job.direct_args(job.units[0]), cfg.prefix)
         for unit in job.units:
             outputs.append(optimize_unit(ctx, job, unit, store, pp_key, pp_store))
+        if (pp_key and obj_store is not None and not cfg.readonly and not ctx.budget.timed_out
+                and ctx.last and ctx.last[2]):
+            _store_object(ctx, obj_store, pp_key, job.units[0], outputs[0])
     except PinnedMiss as e:
         sys.stderr.write(f"llmcc: error: {e} (pinned_strict is set)\n")
         return 1
@@ -761,6 +776,41 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
         sys.stderr.buffer.write(err)
     _finish(ctx)
     return 0
+
+
+def _from_object_store(ctx: Context, unit: cmdline.Unit, stored: "objects.StoredObject") -> int:
+    """Install a stored object as the user's output and replay what the compile
+    printed: no lowering, ``opt`` or code generation (docs/design.md)."""
+    with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
+        tmp = os.path.join(work, "stored.o")
+        with open(tmp, "wb") as f:
+            f.write(stored.obj)
+        try:
+            _install(tmp, unit.output)
+        except OSError as e:
+            raise Fallback("cannot write output", str(e)) from e
+    ctx.counts.update({"cache hits": 1, "object hits": 1, "bytes -Oz": stored.oz_size,
+                       "bytes llmcc": stored.size})
+    ctx.counts["TUs improved" if stored.size < stored.oz_size else "TUs equal"] += 1
+    ctx.debug(f"{unit.source}: stored object ({stored.size} bytes, -Oz {stored.oz_size})")
+    sys.stdout.buffer.write(stored.stdout)
+    sys.stderr.buffer.write(stored.stderr)
+    _finish(ctx)
+    return 0
+
+
+def _store_object(ctx: Context, obj_store: "objects.ObjectStore", key: str,
+                  unit: cmdline.Unit, printed: tuple[bytes, bytes]) -> None:
+    """Keep the object just installed for the next build of the same source."""
+    size, oz_size, source = ctx.last
+    try:
+        with open(unit.output, "rb") as f:
+            obj = f.read()
+        obj_store.put(key, objects.StoredObject(obj, printed[0], printed[1], size, oz_size,
+                                                source))
+    except OSError as e:
+        ctx.counts["cache write failed"] += 1
+        ctx.debug(f"cannot store the object: {e}")
 
 
 def _default_cache_dir() -> str:

@@ -34,7 +34,7 @@ MAX_ENTRY_BYTES = 64 * 1024
 #: Subdirectories of the cache directory that ``llmcc -C`` empties: the two
 #: decision stores and the memo files of clang's ``-Oz`` pipeline and of the
 #: toolchain probe. Statistics (``stats/``) are kept, as ccache's ``-C`` does.
-CLEARED_DIRS = ("entries", "preprocessed", "pipelines", "toolchain")
+CLEARED_DIRS = ("entries", "preprocessed", "objects", "pipelines", "toolchain")
 _UTIME_NOFOLLOW = os.utime in os.supports_follow_symlinks
 
 
@@ -128,6 +128,9 @@ class Store:
     ``"preprocessed"`` (keyed by preprocessed source, a local shortcut only).
     """
 
+    #: File name suffix of the store's records.
+    SUFFIX = ".json"
+
     def __init__(self, cache_dir: str, max_entries: int = 200000, kind: str = "entries"):
         self.cache_dir = cache_dir
         self.kind = kind
@@ -137,7 +140,7 @@ class Store:
         self.rejected = 0
 
     def _path(self, key: str) -> str:
-        return os.path.join(self.root, key[:2], key + ".json")
+        return os.path.join(self.root, key[:2], key + self.SUFFIX)
 
     def get(self, key: str, touch: bool = True) -> Entry | None:
         """The entry for ``key``, or ``None`` (missing, corrupt or disallowed);
@@ -176,7 +179,7 @@ class Store:
                 cache directory is a symbolic link (callers ignore it).
         """
         shard = files.make_dirs(self.cache_dir, os.path.join(self.kind, key[:2]))
-        files.atomic_write(os.path.join(shard, key + ".json"),
+        files.atomic_write(os.path.join(shard, key + self.SUFFIX),
                            json.dumps(dict(asdict(entry), format=FORMAT), sort_keys=True))
         self._evict(shard)
 
@@ -188,7 +191,7 @@ class Store:
         try:
             with os.scandir(shard) as it:
                 for e in it:
-                    if e.name.endswith(".json") and e.is_file(follow_symlinks=False):
+                    if e.name.endswith(self.SUFFIX) and e.is_file(follow_symlinks=False):
                         try:
                             items.append((e.stat(follow_symlinks=False).st_mtime_ns,
                                           e.name, e.path))
@@ -216,11 +219,11 @@ class Store:
         for shard in self._shards():
             try:
                 with os.scandir(shard) as it:
-                    names = sorted(e.name for e in it if e.name.endswith(".json"))
+                    names = sorted(e.name for e in it if e.name.endswith(self.SUFFIX))
             except OSError:
                 continue
             for name in names:
-                key = name[:-5]
+                key = name[:-len(self.SUFFIX)]
                 if newer_than_ns:
                     try:
                         st = os.stat(os.path.join(shard, name), follow_symlinks=False)
@@ -249,7 +252,7 @@ class Store:
             try:
                 with os.scandir(shard) as it:
                     n += sum(1 for e in it
-                             if e.name.endswith(".json") and e.is_file(follow_symlinks=False))
+                             if e.name.endswith(self.SUFFIX) and e.is_file(follow_symlinks=False))
             except OSError:
                 continue
         return n

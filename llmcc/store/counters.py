@@ -39,6 +39,7 @@ CATEGORIES = ("cache", "pass-through and fallback", "outcome", "checks", "size")
 COUNTERS: tuple[Counter, ...] = (
     Counter("cache hits", "cache hits", "cache", always=True),
     Counter("cache misses", "cache misses", "cache", always=True),
+    Counter("object hits", "hits served from a stored object", "cache", always=True),
     Counter("pinned hits", "pinned hits", "cache"),
     Counter("pinned misses", "pinned misses", "cache"),
     Counter("direct -Oz compiles", "hits compiled by plain clang -Oz", "cache", always=True),
