@@ -76,6 +76,7 @@ class Context:
     oz_pipelines: dict = field(default_factory=dict)
     budget: process.Budget | None = None
     last: tuple | None = None  # (size, -Oz size, decision source) of the last TU optimized
+    start_cpu_ms: int = 0  # this process's CPU time when the compile path began
     tool_env: dict | None = None  # environment of llmcc's own tool runs
 
     def debug(self, msg: str) -> None:
@@ -85,14 +86,33 @@ class Context:
             sys.stderr.flush()
 
 
-def _run(ctx: Context, argv: list[str]) -> subprocess.CompletedProcess:
-    """Run one of the TU's tools within its time budget (:mod:`llmcc.compile.process`).
+def _run(ctx: Context, argv: list[str], phase: str) -> subprocess.CompletedProcess:
+    """Run one of the TU's tools within its time budget (:mod:`llmcc.compile.process`),
+    adding its CPU time to the ``cpu ms: PHASE`` counter.
 
     Raises:
         CandidateError: it could not start, or ran out of time (``ToolTimeout``).
     """
-    return process.run(argv, ctx.budget, timeout=None if ctx.budget else ctx.cfg.timeout,
-                       env=ctx.tool_env)
+    before = _children_cpu()
+    try:
+        return process.run(argv, ctx.budget, timeout=None if ctx.budget else ctx.cfg.timeout,
+                           env=ctx.tool_env)
+    finally:
+        ctx.counts[f"cpu ms: {phase}"] += round(1000 * (_children_cpu() - before))
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _self_cpu() -> float:
+    """CPU seconds (user + system) of this process so far."""
+    import resource
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _why(stderr: bytes) -> str:
@@ -134,7 +154,7 @@ def clang_oz_pipeline(ctx: Context, comp: cmdline.Compile, ir_path: str) -> str:
     scratch = os.path.join(os.path.dirname(ir_path), "print-pipeline.o")
     argv = [ctx.tc.clang] + comp.codegen_args(ir_path, scratch, optimize=True)
     argv[-1:-1] = ["-mllvm", "-print-pipeline-passes"]
-    r = _run(ctx, argv)
+    r = _run(ctx, argv, "clang -Oz pipeline query")
     lines = r.stdout.decode(errors="replace").splitlines()
     if r.returncode != 0 or not lines:
         raise CandidateError("cannot read clang's -Oz pipeline")
@@ -157,7 +177,8 @@ MAX_MEMO_BYTES = 1 << 16
 def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
                       cand: Candidate, *, direct_oz: bool = True, measure: bool = True,
                       unit: cmdline.Unit | None = None,
-                      codegen_memo: dict | None = None) -> Candidate:
+                      codegen_memo: dict | None = None,
+                      same_bitcode: dict | None = None) -> Candidate:
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
@@ -165,6 +186,11 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     ``unit`` is given (byte-identical to the user's build without llmcc), else
     clang's own ``-Oz`` pipeline on the IR, unless ``direct_oz`` is False; every other pipeline runs through ``opt -p`` (with clang's ``-Oz``
     pipeline text in place of :data:`OZ`) and then clang's code generator alone.
+
+    ``same_bitcode`` (a search's) maps a hash of ``opt``'s output to the earlier
+    candidate that compiled it: code generation is deterministic, so a pipeline
+    whose output is byte-identical gets that candidate's object and sizes
+    without running code generation again.
 
     ``codegen_memo`` (for measuring only, as the tuner does) maps a hash of
     ``opt``'s output bitcode to the size it compiled to: a pipeline whose
@@ -177,19 +203,20 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     if cand.pipeline == SOURCE_OS:
         if unit is None:
             raise CandidateError("clang -Os from source needs the translation unit")
-        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"))
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Os"), "-Os/-Oz from source")
         if r.returncode != 0:
             raise CandidateError(f"clang -Os failed with exit code {r.returncode}")
         cand.from_source = True
     elif cand.pipeline == OZ and direct_oz and unit is not None:
         # Plain clang -Oz from source: byte-identical to what the user would get
         # without llmcc (from parsed IR, private names such as .Lstr.N can differ).
-        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Oz"))
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, cand.obj, "-Oz"), "-Os/-Oz from source")
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz failed with exit code {r.returncode}")
         cand.from_source = True
     elif cand.pipeline == OZ and direct_oz:
-        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True))
+        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(ir_path, cand.obj, optimize=True),
+                 "codegen")
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
     else:
@@ -198,25 +225,37 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
             pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
         opt_out = cand.obj + ".bc"
         r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text)
-                 + ["-p", pipeline, ir_path, "-o", opt_out])
+                 + ["-p", pipeline, ir_path, "-o", opt_out], "opt")
         if r.returncode != 0:
             raise CandidateError(f"opt failed with exit code {r.returncode}{_why(r.stderr)}")
         memo_key = None
-        if codegen_memo is not None and measure:
+        if (codegen_memo is not None or same_bitcode is not None) and measure:
             import xxhash
             with open(opt_out, "rb") as f:
                 memo_key = xxhash.xxh3_128_hexdigest(f.read())
+            earlier = same_bitcode.get(memo_key) if same_bitcode is not None else None
+            if earlier is not None:
+                ctx.counts["codegens skipped (same bitcode)"] += 1
+                cand.obj, cand.size, cand.ram = earlier.obj, earlier.size, earlier.ram
+                cand.stderr = earlier.stderr
+                return cand
+            if same_bitcode is not None:
+                same_bitcode[memo_key] = cand
+        if codegen_memo is not None and memo_key is not None:
             if memo_key in codegen_memo:
                 cand.stderr = r.stderr
                 cand.size = codegen_memo[memo_key]
                 return cand
-        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False))
+        r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
+                 "codegen")
         if r.returncode != 0:
             raise CandidateError(f"codegen failed with exit code {r.returncode}{_why(r.stderr)}")
     cand.stderr = r.stderr
     if measure:
         from llmcc.llvm.objsize import object_size  # pyelftools is not needed on cache hits
+        t0 = _self_cpu()
         sizes = object_size(cand.obj)
+        ctx.counts["cpu ms: size measurement"] += round(1000 * (_self_cpu() - t0))
         cand.size, cand.ram = sizes.total, sizes.data + sizes.bss
         if codegen_memo is not None and cand.pipeline not in (OZ, SOURCE_OS) and memo_key:
             codegen_memo[memo_key] = cand.size
@@ -297,7 +336,7 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
     with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
         ir_path = os.path.join(work, "tu.ll")
         try:
-            r = _run(ctx, [ctx.tc.clang] + comp.lower_args(unit, ir_path))
+            r = _run(ctx, [ctx.tc.clang] + comp.lower_args(unit, ir_path), "lowering")
         except CandidateError as e:
             raise Fallback("lowering failed", str(e)) from e
         if r.returncode != 0:
@@ -358,7 +397,8 @@ def _diagnostics(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, work: 
     if not winner.stderr.strip():
         return lowering_stderr
     try:
-        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, os.path.join(work, "diag.o"), "-Oz"))
+        r = _run(ctx, [ctx.tc.clang] + comp.source_args(unit, os.path.join(work, "diag.o"), "-Oz"),
+                 "-Os/-Oz from source")
     except CandidateError:
         return lowering_stderr + winner.stderr
     ctx.counts["compiles for diagnostics"] += 1
@@ -406,7 +446,8 @@ def preprocessed_key(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         with tempfile.TemporaryDirectory(prefix="llmcc-") as work:
             out = os.path.join(work, "tu.i")
             try:
-                r = _run(ctx, [ctx.tc.clang] + comp.preprocess_args(unit, out, dependencies))
+                r = _run(ctx, [ctx.tc.clang] + comp.preprocess_args(unit, out, dependencies),
+                         "preprocessing")
             except CandidateError:
                 return None
             if r.returncode != 0:
@@ -549,6 +590,7 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     proposed: list[str] = []
     if k > 0:
         rank_text = strip_debug_records(ir_text)  # -g must not change the decision
+        t0 = _self_cpu()
         try:
             ranked = ranker.rank(rank_text)
         except Exception as e:  # a ranker (or a model that cannot load) never breaks a build
@@ -557,6 +599,7 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
                       "using the static ranker")
             ctx.ranker = load_ranker("static")  # the decision is cached as static's
             ranked = ctx.ranker.rank(rank_text)
+        ctx.counts["cpu ms: ranking"] += round(1000 * (_self_cpu() - t0))
         for p in ranked:
             try:
                 p = check_pipeline(p)
@@ -568,10 +611,11 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
                 proposed.append(p)
             if len(proposed) == k:
                 break
+    same_bitcode: dict = {}
     for i, p in enumerate(proposed, 1):
         cand = Candidate(p, os.path.join(work, f"c{i}.o"))
         try:
-            compile_candidate(ctx, comp, ir_path, ir_text, cand)
+            compile_candidate(ctx, comp, ir_path, ir_text, cand, same_bitcode=same_bitcode)
             ctx.counts["candidates compiled"] += 1
         except (CandidateError, OSError, LlmccError) as e:
             cand.size, cand.error = None, str(e)
@@ -686,6 +730,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
                          f"({env.get('LLMCC_CLANG') or 'the first clang on PATH'}); set "
                          "LLMCC_CLANG to the real clang\n")
         return 1
+    start_cpu_ms = round(1000 * _self_cpu())  # interpreter start-up and imports
     # Everything run from here on (version probes, tools, the exec'd clang) carries it.
     os.environ[RECURSION_ENV] = env[RECURSION_ENV] = "1"
     cfg, problems = config_mod.load_report(env)
@@ -698,7 +743,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     except ToolchainError as e:
         sys.stderr.write(f"llmcc: error: {e}\n")
         return 1
-    ctx = Context(cfg=cfg, tc=tc, env=env, tool_env=env)
+    ctx = Context(cfg=cfg, tc=tc, env=env, tool_env=env, start_cpu_ms=start_cpu_ms)
     if cfg.pinned:
         problem = _load_pinned(ctx)
         if problem and cfg.pinned_strict:
@@ -819,7 +864,18 @@ def _default_cache_dir() -> str:
 
 
 def _finish(ctx: Context) -> None:
-    """Record the call's counters (never in pinned mode, which writes nothing)."""
+    """Record the call's counters (never in pinned mode, which writes nothing),
+    with this process's own CPU time (start-up and imports, then the rest less
+    ranking and size measurement) and its peak resident memory as a bucket."""
+    import resource
+    own = round(1000 * _self_cpu())
+    start = ctx.start_cpu_ms or 0
+    ctx.counts["cpu ms: start-up and imports"] += start
+    ctx.counts["cpu ms: llmcc (other)"] += max(0, own - start - ctx.counts["cpu ms: ranking"]
+                                               - ctx.counts["cpu ms: size measurement"])
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    bucket = next((b for b in (32, 64, 128, 256, 512, 1024) if rss_mb <= b), 2048)
+    ctx.counts[f"processes with peak RSS up to MB: {bucket}"] += 1
     if not ctx.cfg.pinned:
         stats.add(ctx.cfg.cache_dir, {k: v for k, v in ctx.counts.items() if v})
 

@@ -34,7 +34,7 @@ class Counter:
 
 
 #: Sections of ``llmcc -s``, in order.
-CATEGORIES = ("cache", "pass-through and fallback", "outcome", "checks", "size")
+CATEGORIES = ("cache", "pass-through and fallback", "outcome", "checks", "size", "time")
 
 COUNTERS: tuple[Counter, ...] = (
     Counter("cache hits", "cache hits", "cache", always=True),
@@ -53,6 +53,8 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("forced pipeline", "TUs compiled with a forced pipeline", "outcome"),
     Counter("candidates compiled", "candidates compiled", "outcome", always=True),
     Counter("candidates failed", "candidates failed (opt or codegen)", "outcome", always=True),
+    Counter("codegens skipped (same bitcode)",
+            "candidates whose opt output equalled another's (no codegen)", "outcome"),
     Counter("compiles for diagnostics", "extra clang runs for its own diagnostics", "outcome"),
     Counter("candidates needing more RAM than -Oz",
             "candidates refused: more .data + .bss than -Oz", "checks", always=True),
@@ -73,6 +75,9 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("bytes llmcc", "bytes under llmcc", "size", always=True),
     Counter("bytes with k=", "bytes with the first {} candidates (llmcc bench)", "size",
             family=True),
+    Counter("cpu ms: ", "CPU ms, {}", "time", family=True),
+    Counter("processes with peak RSS up to MB: ", "compiler processes with peak RSS up to {} MB",
+            "time", family=True),
 )
 
 _BY_ID = {c.id: c for c in COUNTERS if not c.family}
@@ -96,7 +101,8 @@ def report(values: dict[str, int]) -> list[tuple[str, str, int]]:
     rows = []
     for c in COUNTERS:
         if c.family:
-            for key in sorted(k for k in values if k.startswith(c.id) and values[k]):
+            for key in sorted((k for k in values if k.startswith(c.id) and values[k]),
+                              key=lambda k: _natural(k[len(c.id):])):
                 rows.append((c.category, c.description.format(key[len(c.id):]), values[key]))
         elif c.always or values.get(c.id):
             rows.append((c.category, c.description, values.get(c.id, 0)))
@@ -113,3 +119,8 @@ def machine_report(values: dict[str, int]) -> list[str]:
         else:
             lines.append(f"{c.id}\t{values.get(c.id, 0)}")
     return lines
+
+
+def _natural(reason: str) -> tuple:
+    """Sort key: numeric reasons in numeric order, before the others."""
+    return (0, int(reason), "") if reason.isdigit() else (1, 0, reason)

@@ -65,7 +65,7 @@ def test_warm_oz_decision_compiles_directly_with_the_same_dependency_file(
         llmcc, clang, llmcc_env, sample_dir):
     """A TU whose decision is -Oz is rebuilt by plain clang -Oz, keyed on its
     preprocessed source: same object, same dependency file, no lowering."""
-    env = dict(llmcc_env, LLMCC_CANDIDATES="0")
+    env = dict(llmcc_env, LLMCC_CANDIDATES="0", LLMCC_MAX_OBJECTS="0")  # no stored objects
     run([llmcc, "-O2", "-MMD", "-c", "sample.c", "-o", "cold.o"], env=env, cwd=sample_dir,
         check=True)
     cold_dep = (sample_dir / "cold.d").read_text()

@@ -30,7 +30,7 @@ def _compile(llmcc, env, cwd, *args):
 
 
 def _forget_decisions(cache):
-    for sub in ("entries", "preprocessed"):
+    for sub in ("entries", "preprocessed", "objects"):
         shutil.rmtree(cache / sub, ignore_errors=True)
 
 

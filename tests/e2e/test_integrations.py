@@ -110,7 +110,27 @@ def test_ccache_in_front_keys_on_llmcc_identity(llmcc, llmcc_env, sample_dir, tm
     assert build(0) == 1   # ccache hit: llmcc did not run
     assert build(2) == 2   # new identity: ccache miss, llmcc searched again
     assert build(2) == 2
-    assert llmcc_env["LLMCC_CACHE_DIR"]
+
+
+def test_ccache_documented_settings_give_direct_mode_hits_without_llmcc(llmcc, llmcc_env,
+                                                                         sample_dir, tmp_path):
+    """README's settings: compiler_check on the identity string computed once, compiler
+    type clang. The second compile is a ccache direct-mode hit: llmcc never starts."""
+    if shutil.which("ccache") is None:
+        pytest.fail("ccache is required (apt-get install ccache)")
+    ident = run([llmcc, "--identity"], env=llmcc_env, check=True).stdout.decode().strip()
+    env = dict(llmcc_env, CCACHE_DIR=str(tmp_path / "ccache"), CCACHE_COMPILERTYPE="clang",
+               CCACHE_COMPILERCHECK=f"string:{ident}", CCACHE_DIRECT="1")
+    for out in ("a.o", "b.o"):
+        r = run(["ccache", llmcc, "-O2", "-MD", "-c", "sample.c", "-o", out], env=env,
+                cwd=sample_dir)
+        assert r.returncode == 0, r.stderr
+    assert (sample_dir / "a.o").read_bytes() == (sample_dir / "b.o").read_bytes()
+    counters = stats.read(env["LLMCC_CACHE_DIR"])
+    assert counters["cache misses"] == 1 and counters.get("cache hits", 0) == 0
+    printed = run(["ccache", "--print-stats"], env=env).stdout.decode()
+    ccache_stats = dict(line.split("\t", 1) for line in printed.splitlines() if "\t" in line)
+    assert int(ccache_stats["direct_cache_hit"]) == 1
 
 
 def test_prefix_runs_handed_over_calls_through_ccache(llmcc, llmcc_env, sample_dir, tmp_path):

@@ -44,18 +44,19 @@ def test_parallel_builds_share_one_cache_and_survive_corruption(llmcc, llmcc_env
     # decisions by IR and by preprocessed source (see driver.preprocessed_key)
     entries = sorted((tmp_path / "cache" / "entries").rglob("*.json"))
     entries += sorted((tmp_path / "cache" / "preprocessed").rglob("*.json"))
-    assert len(entries) == 2 * (N_FILES + 1)
+    entries += sorted((tmp_path / "cache" / "objects").rglob("*.obj"))
+    assert len(entries) == 3 * (N_FILES + 1)
     for i, p in enumerate(entries):
         p.write_bytes(b"" if i % 2 else b"\x89garbage{\"pipeline\":")
     _make(root, env, "clean")
     _make(root, env)
     assert _objects(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
-    assert _stats(llmcc, env)["corrupt cache entries"] == 2 * (N_FILES + 1)
+    assert _stats(llmcc, env)["corrupt cache entries"] == 3 * (N_FILES + 1)
 
 
 def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_MAX_OBJECTS="0")  # decisions, not stored objects
     root = tmp_path / "proj"
     expected = write_project(root)
     _make(root, env)
