@@ -7,8 +7,23 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-if [ ! -f /etc/apt/sources.list.d/llmcc-src.sources ] && ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ \
-   && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+# deb-src entries for `apt-get source`. The tools (llmcc bench, llmcc corpus build)
+# use llmcc.lab.debian for this, on python-debian's deb822 parser; this is a minimal
+# shell version of it for a fresh machine, before llmcc and python-debian are
+# installed. Like llmcc.lab.debian it looks for an enabled deb-src entry (a deb822
+# stanza without `Enabled: no`, or a one-line `deb-src` line) and leaves apt's
+# sources alone when one exists; else it writes the same llmcc-src.sources.
+has_deb_src() {
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    # one record per stanza (paragraph mode); comment lines are dropped first
+    grep -v '^#' "$f" | awk 'BEGIN { RS = ""; found = 1 }
+      /(^|\n)[Tt]ypes:[^\n]*deb-src/ && !/(^|\n)[Ee]nabled:[ \t]*[Nn][Oo][ \t]*(\n|$)/ { found = 0 }
+      END { exit found }' && return 0
+  done
+  grep -qsE '^[[:space:]]*deb-src[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list
+}
+if ! has_deb_src; then
   if [ -f /etc/apt/sources.list.d/debian.sources ]; then
     sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
       | $SUDO tee /etc/apt/sources.list.d/llmcc-src.sources >/dev/null

@@ -29,10 +29,7 @@ through ``bash -c``. Functions here return data; :func:`main` alone prints.
 from __future__ import annotations
 
 import argparse
-import glob
-import math
 import os
-import re
 import resource
 import shutil
 import signal
@@ -50,17 +47,12 @@ from llmcc import config as config_mod
 from llmcc.store import stats
 from llmcc.errors import LlmccError
 from llmcc.llvm.objsize import ObjectFormatError, object_size
+from llmcc.lab import debian
+from llmcc.lab.metrics import geomean_reduction
+from llmcc.lab.report import pct, text_table
 
 #: Variants built for every recipe, in this order.
 VARIANTS = ("oz", "cold", "warm")
-
-#: Suites tried after the default one when ``apt-get source`` cannot fetch the
-#: newest version (a security index can list a version the mirror lacks).
-FALLBACK_SUITES = ("bookworm",)
-
-APT_SOURCES_DIR = "/etc/apt/sources.list.d"
-APT_SOURCES_LIST = "/etc/apt/sources.list"
-DEB_SRC_FILE = os.path.join(APT_SOURCES_DIR, "llmcc-bench-src.sources")
 
 #: Lines of a failed step's log shown in the error.
 LOG_TAIL_LINES = 30
@@ -170,109 +162,6 @@ def load_recipes(path: str | None = None) -> dict[str, Recipe]:
     return out
 
 
-# ------------------------------------------------------------------- apt
-
-
-def _deb822_stanzas(text: str) -> list[str]:
-    """The stanzas (blank-line separated paragraphs) of a deb822 file."""
-    return [s for s in re.split(r"\n\s*\n", text) if s.strip()]
-
-
-def _stanza_types(stanza: str) -> list[str]:
-    m = re.search(r"^Types:(.*)$", stanza, re.M)
-    return m.group(1).split() if m else []
-
-
-def has_deb_src() -> bool:
-    """True when some enabled apt source already has ``deb-src`` entries."""
-    files = glob.glob(os.path.join(APT_SOURCES_DIR, "*.sources"))
-    files += glob.glob(os.path.join(APT_SOURCES_DIR, "*.list")) + [APT_SOURCES_LIST]
-    for path in files:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                text = f.read()
-        except OSError:
-            continue
-        if path.endswith(".sources"):
-            if any("deb-src" in _stanza_types(s) and not re.search(r"^Enabled:\s*no", s, re.M)
-                   for s in _deb822_stanzas(text)):
-                return True
-        elif re.search(r"^\s*deb-src\s", text, re.M):
-            return True
-    return False
-
-
-def deb_src_stanzas(text: str) -> list[str]:
-    """The ``Types: deb`` stanzas of a deb822 ``.sources`` text, as ``deb-src``."""
-    return [re.sub(r"^Types:.*$", "Types: deb-src", s.strip(), count=1, flags=re.M)
-            for s in _deb822_stanzas(text) if "deb" in _stanza_types(s)]
-
-
-def ensure_deb_src(log) -> None:
-    """Mirror the system's ``deb`` sources as ``deb-src`` (once), then ``apt-get update``.
-
-    Copies every ``Types: deb`` stanza of ``/etc/apt/sources.list.d/*.sources``
-    (Debian's ``debian.sources``) to :data:`DEB_SRC_FILE`. Needs root.
-
-    Raises:
-        BenchError: nothing to mirror, the file cannot be written, or the update failed.
-    """
-    if has_deb_src():
-        return
-    stanzas = []
-    for path in sorted(glob.glob(os.path.join(APT_SOURCES_DIR, "*.sources"))):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            stanzas += deb_src_stanzas(f.read())
-    if not stanzas:
-        raise BenchError("no deb-src entries and no deb822 'Types: deb' entry to mirror")
-    try:
-        with open(DEB_SRC_FILE, "w", encoding="utf-8") as f:
-            f.write("\n\n".join(stanzas) + "\n")
-    except OSError as e:
-        raise BenchError(f"cannot add deb-src entries ({e}); run as root") from e
-    log(f"added {DEB_SRC_FILE}; running apt-get update")
-    apt_update()
-
-
-def apt_update() -> None:
-    """Run ``apt-get update``.
-
-    Raises:
-        BenchError: it failed.
-    """
-    r = subprocess.run(["apt-get", "update"], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL)
-    if r.returncode != 0:
-        raise BenchError("apt-get update failed:\n" + (r.stdout + r.stderr)[-2000:])
-
-
-def missing_packages(names: tuple[str, ...]) -> list[str]:
-    """The binary packages among ``names`` that dpkg does not list as installed."""
-    missing = []
-    for name in names:
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
-                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if r.returncode != 0 or not r.stdout.endswith(" installed"):
-            missing.append(name)
-    return missing
-
-
-def install_packages(names: list[str], logf) -> None:
-    """``apt-get install`` the packages ``names`` (updating the lists once on failure).
-
-    Raises:
-        BenchError: the install failed.
-    """
-    argv = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *names]
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for attempt in range(2):
-        if _run_logged(argv, os.getcwd(), env, logf) == 0:
-            return
-        if attempt == 0:
-            apt_update()
-    raise BenchError(f"apt-get install {' '.join(names)} failed (see {logf.name})")
-
-
 # --------------------------------------------------------------- fetching
 
 
@@ -300,35 +189,25 @@ def _run_logged(argv: list[str], cwd: str, env: dict[str, str] | None, logf,
         raise
 
 
-def dsc_version(dsc: str) -> str:
-    """The ``Version:`` field of a Debian ``.dsc`` file ("" if absent)."""
-    with open(dsc, encoding="utf-8", errors="replace") as f:
-        m = re.search(r"^Version:\s*(\S+)", f.read(), re.M)
-    return m.group(1) if m else ""
+def _runner(logf) -> debian.Runner:
+    """:func:`_run_logged` into ``logf``, as :mod:`llmcc.lab.debian` runs its commands."""
+    return lambda argv, cwd, env, timeout: _run_logged(argv, cwd, env, logf, timeout)
 
 
-def _download_source(recipe: Recipe, dl: str, logf) -> None:
-    """``apt-get source --download-only`` into ``dl``: the newest version, else
-    the release suite's; after a failure of all, update the lists and try again."""
-    targets = [recipe.source] + [f"{recipe.source}/{s}" for s in FALLBACK_SUITES]
-    if recipe.version:
-        targets = [f"{recipe.source}={recipe.version}"]
-    for attempt in range(2):
-        for target in targets:
-            for name in os.listdir(dl):
-                os.unlink(os.path.join(dl, name))
-            argv = ["apt-get", "source", "--download-only", target]
-            if _run_logged(argv, dl, None, logf, timeout=1800) == 0:
-                return
-        if attempt == 0:
-            apt_update()
+def _bench_error(e: debian.DebianError, logf) -> BenchError:
+    """``e`` as a :class:`BenchError`, pointing at ``logf`` when the details are there."""
+    if isinstance(e, debian.CommandFailed):
+        return BenchError(f"{e} (see {logf.name})")
+    return BenchError(str(e))
 
 
 def fetch_source(recipe: Recipe, pdir: str, logf) -> tuple[str, str]:
-    """Download (once) and unpack (once) the recipe's Debian source package.
+    """Download (once) and unpack (once) the recipe's Debian source package
+    (:func:`llmcc.lab.debian.fetch_source`, :func:`llmcc.lab.debian.unpack_source`).
 
     The ``.dsc`` and tarballs go to ``pdir/dl``; the tree, with Debian's
-    patches applied, to ``pdir/src``. Both are reused when present.
+    patches applied, to ``pdir/src``. Both are reused when present; deb-src
+    entries are added to apt's sources when a download needs them (root).
 
     Returns:
         ``(source_tree, debian_version)``.
@@ -339,22 +218,15 @@ def fetch_source(recipe: Recipe, pdir: str, logf) -> tuple[str, str]:
     if recipe.path:
         return recipe.path, "local"
     dl, src = os.path.join(pdir, "dl"), os.path.join(pdir, "src")
-    os.makedirs(dl, exist_ok=True)
-    dscs = sorted(glob.glob(os.path.join(dl, "*.dsc")))
-    if not dscs:
-        ensure_deb_src(lambda msg: logf.write(msg + "\n"))
-        _download_source(recipe, dl, logf)
-        dscs = sorted(glob.glob(os.path.join(dl, "*.dsc")))
-        if len(dscs) != 1:
-            raise BenchError(f"apt-get source {recipe.source} failed (see {logf.name})")
-    if not os.path.isdir(src):
-        tmp = src + ".tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        argv = ["dpkg-source", "--no-check", "-x", dscs[0], tmp]
-        if _run_logged(argv, dl, None, logf, timeout=1800) != 0:
-            raise BenchError(f"dpkg-source -x {dscs[0]} failed (see {logf.name})")
-        os.rename(tmp, src)
-    return src, dsc_version(dscs[0])
+    run = _runner(logf)
+    try:
+        pkg = debian.fetch_source(recipe.source, dl, run, lambda msg: logf.write(msg + "\n"),
+                                  recipe.version)
+        if not os.path.isdir(src):
+            debian.unpack_source(pkg, src, run)
+    except debian.DebianError as e:
+        raise _bench_error(e, logf) from e
+    return src, pkg.version
 
 
 def prepare_source(recipe: Recipe, pdir: str, progress) -> tuple[str, str]:
@@ -371,10 +243,13 @@ def prepare_source(recipe: Recipe, pdir: str, progress) -> tuple[str, str]:
     os.makedirs(os.path.join(pdir, "logs"), exist_ok=True)
     with open(os.path.join(pdir, "logs", "fetch.log"), "w", encoding="utf-8") as logf:
         src, version = fetch_source(recipe, pdir, logf)
-        missing = missing_packages(recipe.build_deps)
+        missing = debian.missing_packages(recipe.build_deps)
         if missing:
             progress(f"{recipe.name}: apt-get install {' '.join(missing)}")
-            install_packages(missing, logf)
+            try:
+                debian.install_packages(missing, _runner(logf))
+            except debian.DebianError as e:
+                raise _bench_error(e, logf) from e
     return src, version
 
 
@@ -560,10 +435,10 @@ def compare(oz: Build, cold: Build, warm: Build | None) -> tuple[list[TU], list[
     return tus, unmatched
 
 
-def geomean_ratio(tus: list[TU]) -> float:
-    """Geometric mean of ``llmcc / -Oz`` over TUs with non-zero sizes (1.0 if none)."""
-    logs = [math.log(t.llmcc / t.oz) for t in tus if t.oz > 0 and t.llmcc > 0]
-    return math.exp(sum(logs) / len(logs)) if logs else 1.0
+def size_ratios(tus: list[TU]) -> list[float]:
+    """``llmcc / -Oz`` of every TU with non-zero sizes (for
+    :func:`llmcc.lab.metrics.geomean_reduction`)."""
+    return [t.llmcc / t.oz for t in tus if t.oz > 0 and t.llmcc > 0]
 
 
 def hit_rate(counters: dict[str, int]) -> float | None:
@@ -610,7 +485,7 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
         "bytes_oz": total_oz,
         "bytes_llmcc": total_llmcc,
         "reduction_total_pct": 100.0 * (total_oz - total_llmcc) / total_oz if total_oz else 0.0,
-        "reduction_geomean_pct": 100.0 * (1.0 - geomean_ratio(tus)),
+        "reduction_geomean_pct": geomean_reduction(size_ratios(tus)),
         "improved": verdicts.count("improved"),
         "equal": verdicts.count("equal"),
         "regressed": verdicts.count("regressed"),
@@ -644,7 +519,7 @@ def total_summary(projects: list[dict]) -> dict:
          for k in ("tus", "bytes_oz", "bytes_llmcc", "improved", "equal", "regressed")}
     s["reduction_total_pct"] = (100.0 * (s["bytes_oz"] - s["bytes_llmcc"]) / s["bytes_oz"]
                                 if s["bytes_oz"] else 0.0)
-    s["reduction_geomean_pct"] = 100.0 * (1.0 - geomean_ratio(tus))
+    s["reduction_geomean_pct"] = geomean_reduction(size_ratios(tus))
     for v in ("cold", "warm"):
         oz_wall = sum(p["summary"]["wall_s"]["oz"] for p in done if v in p["summary"]["wall_s"])
         v_wall = sum(p["summary"]["wall_s"][v] for p in done if v in p["summary"]["wall_s"])
@@ -792,10 +667,6 @@ def _build_json(b: Build) -> dict:
 # ---------------------------------------------------------------- report
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}%"
-
-
 def _ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
@@ -806,16 +677,6 @@ def verdict(passed: bool | None) -> str:
 
 def _tests(s: dict) -> str:
     return f"{verdict(s['tests_oz'])}/{verdict(s['tests_llmcc'])}"
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Plain-text table lines: first column left-aligned, the rest right-aligned."""
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
-
-    def fmt(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(r, widths)))
-    return [fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows]
 
 
 def project_lines(p: dict) -> list[str]:
@@ -832,17 +693,17 @@ def project_lines(p: dict) -> list[str]:
     rows = [
         [".text+.data bytes", f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
          f"{sum(t['warm'] or 0 for t in p['tus']):,}"],
-        ["reduction (total)", "", _pct(s["reduction_total_pct"]), ""],
-        ["reduction (geomean per TU)", "", _pct(s["reduction_geomean_pct"]), ""],
+        ["reduction (total)", "", pct(s["reduction_total_pct"]), ""],
+        ["reduction (geomean per TU)", "", pct(s["reduction_geomean_pct"]), ""],
         ["TUs improved/equal/regressed", f"{s['tus']} TUs",
          f"{s['improved']}/{s['equal']}/{s['regressed']}", ""],
         ["build wall time", f"{oz_wall:.1f} s", rel(b["cold"]["wall_s"], oz_wall),
          rel(b["warm"]["wall_s"], oz_wall)],
         ["build CPU time", f"{oz_cpu:.1f} s", rel(b["cold"]["cpu_s"], oz_cpu),
          rel(b["warm"]["cpu_s"], oz_cpu)],
-        ["cache hit rate", "", _pct(None if s["cold_hit_rate"] is None
+        ["cache hit rate", "", pct(None if s["cold_hit_rate"] is None
                                     else 100 * s["cold_hit_rate"]),
-         _pct(None if s["warm_hit_rate"] is None else 100 * s["warm_hit_rate"])],
+         pct(None if s["warm_hit_rate"] is None else 100 * s["warm_hit_rate"])],
         ["fallbacks to plain clang", "", str(s["cold_fallbacks"]), str(s["warm_fallbacks"])],
         ["test suite", verdict(s["tests_oz"]), verdict(s["tests_llmcc"]), "not run"],
     ]
@@ -882,10 +743,10 @@ def summary_lines(projects: list[dict], total: dict) -> list[str]:
 def _row(name: str, s: dict, tests: str) -> list[str]:
     hits = s.get("warm_hit_rate")
     return [name, str(s["tus"]), f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
-            _pct(s["reduction_total_pct"]), _pct(s["reduction_geomean_pct"]),
+            pct(s["reduction_total_pct"]), pct(s["reduction_geomean_pct"]),
             f"{s['improved']}/{s['equal']}/{s['regressed']}",
             _ratio(s.get("cold_wall_ratio")), _ratio(s.get("warm_wall_ratio")),
-            _pct(None if hits is None else 100 * hits), tests]
+            pct(None if hits is None else 100 * hits), tests]
 
 
 def exit_status(projects: list[dict]) -> int:

@@ -18,8 +18,10 @@ import sys
 from collections import Counter
 
 from llmcc.store import stats
-from llmcc.lab.bench import (BenchError, Progress, Recipe, Settings, settings_from_args, text_table, verdict,
+from llmcc.lab.bench import (BenchError, Progress, Recipe, Settings, settings_from_args, verdict,
                     build_env, build_variant, fallbacks, prepare_source)
+from llmcc.lab.jsonl import load_pipelines
+from llmcc.lab.report import text_table
 from llmcc.errors import LlmccError
 
 
@@ -220,8 +222,7 @@ def pipelines_main(ns: argparse.Namespace, names: list[str], recipes: dict[str, 
     project and passed its tests; 1 when one failed; 2 on setup errors."""
     try:
         st = settings_from_args(ns)
-        with open(ns.force_pipelines, encoding="utf-8") as f:
-            pipelines = [str(p) for p in json.load(f)["pipelines"]]
+        pipelines = load_pipelines(ns.force_pipelines)
     except (LlmccError, OSError, ValueError, KeyError, TypeError) as e:
         print(f"llmcc bench: error: {e}", file=sys.stderr)
         return 2

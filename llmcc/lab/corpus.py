@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import re
 from collections import Counter
 
+from llmcc.lab.jsonl import dumps_line, iter_jsonl
 
 
 def _relative_source(path: str, package: str) -> str:
@@ -46,29 +46,25 @@ def is_build_probe(source: str, cwd: str = "") -> bool:
 
 def unique_records(corpus: str, probes: bool = False):
     """Yield ``(record, ir_path, ir_bytes)`` for the first record of each IR hash in
-    ``corpus/records.jsonl`` whose IR file exists (unreadable lines are skipped).
+    ``corpus/records.jsonl`` whose IR file exists (unreadable lines are skipped, see
+    :func:`llmcc.lab.jsonl.iter_jsonl`; a missing file raises :class:`FileNotFoundError`).
 
     Build-system probes (:func:`is_build_probe`) are left out unless ``probes``.
     """
     seen: set[str] = set()
-    with open(os.path.join(corpus, "records.jsonl"), encoding="utf-8") as f:
-        for line in f:
-            try:
-                r = json.loads(line)
-                h = r["ir_hash"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if h in seen:
-                continue
-            seen.add(h)
-            if not probes and is_build_probe(r.get("source", ""), r.get("cwd", "")):
-                continue
-            path = os.path.join(corpus, "ir", h[:2], h + ".ll")
-            try:
-                size = os.path.getsize(path)
-            except OSError:
-                continue
-            yield r, path, size
+    for r in iter_jsonl(os.path.join(corpus, "records.jsonl"), missing_ok=False):
+        h = r.get("ir_hash")
+        if h is None or h in seen:
+            continue
+        seen.add(h)
+        if not probes and is_build_probe(r.get("source", ""), r.get("cwd", "")):
+            continue
+        path = os.path.join(corpus, "ir", h[:2], h + ".ll")
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            continue
+        yield r, path, size
 
 
 def manifest(corpus: str) -> list[dict]:
@@ -107,7 +103,7 @@ def main(argv: list[str]) -> int:
     if ns.cmd == "manifest":
         with gzip.GzipFile(ns.out, "wb", mtime=0) as f:
             for r in records:
-                f.write((json.dumps(r, sort_keys=True) + "\n").encode())
+                f.write(dumps_line(r).encode())
         print(f"{len(records)} TUs -> {ns.out}")
     else:
         print("\n".join(stats_lines(records)))

@@ -34,122 +34,29 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import glob
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 from pathlib import Path
 
 from tqdm import tqdm
 
+from llmcc.lab import debian
+
 #: Recipe steps, run in this order; each is an optional shell snippet.
 STEPS = ("pre", "configure", "build")
-
-#: Suites tried, in order, when the newest source version cannot be fetched.
-FALLBACK_SUITES = ("bookworm",)
 
 #: Lines of the build log kept in a failed package's marker.
 LOG_TAIL_LINES = 60
 
-APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
-APT_SOURCES_LIST = Path("/etc/apt/sources.list")
-DEB_SRC_FILE = APT_SOURCES_DIR / "debian-src.sources"
-
-#: apt and dpkg hold a global lock: only one apt-get runs at a time.
-_APT_LOCK = threading.Lock()
-
 
 class CorpusError(Exception):
     """A package could not be fetched, prepared or built."""
-
-
-# ---------------------------------------------------------------- apt sources
-
-
-def _deb822_stanzas(text: str) -> list[str]:
-    """Split a deb822 ``.sources`` file into its stanzas (paragraphs)."""
-    return [s for s in re.split(r"\n\s*\n", text) if s.strip()]
-
-
-def _has_deb_src() -> bool:
-    """True if any configured apt source already has ``deb-src`` entries."""
-    files = list(APT_SOURCES_DIR.glob("*.sources")) + list(APT_SOURCES_DIR.glob("*.list"))
-    if APT_SOURCES_LIST.exists():
-        files.append(APT_SOURCES_LIST)
-    for f in files:
-        try:
-            text = f.read_text()
-        except OSError:
-            continue
-        if f.suffix == ".sources":
-            for stanza in _deb822_stanzas(text):
-                m = re.search(r"^Types:(.*)$", stanza, re.M)
-                if m and "deb-src" in m.group(1).split() and "Enabled: no" not in stanza:
-                    return True
-        elif re.search(r"^\s*deb-src\s", text, re.M):
-            return True
-    return False
-
-
-def deb_src_stanzas(text: str) -> list[str]:
-    """Turn the ``Types: deb`` stanzas of a deb822 file into ``deb-src`` ones.
-
-    Args:
-        text: contents of a ``.sources`` file such as Debian's
-            ``/etc/apt/sources.list.d/debian.sources``.
-
-    Returns:
-        The stanzas whose ``Types`` include ``deb``, with ``Types: deb-src``.
-    """
-    out = []
-    for stanza in _deb822_stanzas(text):
-        m = re.search(r"^Types:(.*)$", stanza, re.M)
-        if not m or "deb" not in m.group(1).split():
-            continue
-        out.append(re.sub(r"^Types:.*$", "Types: deb-src", stanza.strip(), count=1, flags=re.M))
-    return out
-
-
-def ensure_deb_src(log) -> None:
-    """Add ``deb-src`` entries mirroring the ``deb`` ones, once, then update.
-
-    Copies every ``Types: deb`` stanza of the system's ``*.sources`` files to
-    ``/etc/apt/sources.list.d/debian-src.sources`` with ``Types: deb-src``.
-    When some source already has ``deb-src`` entries nothing is written, and
-    ``apt-get update`` runs only if no source index has been fetched yet.
-
-    Raises:
-        CorpusError: no ``deb`` stanza to copy, or ``apt-get update`` failed.
-    """
-    if _has_deb_src():
-        if not glob.glob("/var/lib/apt/lists/*_Sources*"):
-            log("deb-src entries present but no source index yet; running apt-get update")
-            apt_update()
-        return
-    stanzas = []
-    for f in sorted(APT_SOURCES_DIR.glob("*.sources")):
-        stanzas += deb_src_stanzas(f.read_text())
-    if not stanzas:
-        raise CorpusError("no deb822 'Types: deb' entries found to copy as deb-src")
-    DEB_SRC_FILE.write_text("\n\n".join(stanzas) + "\n")
-    log(f"wrote {DEB_SRC_FILE}; running apt-get update")
-    apt_update()
-
-
-def apt_update() -> None:
-    """Run ``apt-get update`` (under the apt lock)."""
-    with _APT_LOCK:
-        r = subprocess.run(["apt-get", "update"], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        raise CorpusError("apt-get update failed:\n" + r.stdout[-2000:])
 
 
 # ------------------------------------------------------------------ packages
@@ -221,56 +128,49 @@ class Builder:
         if returncode != 0:
             raise CorpusError(f"exit {returncode}: {' '.join(argv)[:300]}")
 
+    def _runner(self, logf) -> debian.Runner:
+        """:meth:`_run` as :mod:`llmcc.lab.debian` runs its commands: 0 or 1."""
+        def run(argv, cwd, env, timeout):
+            try:
+                self._run(argv, Path(cwd), logf, env=env, timeout=timeout)
+            except CorpusError as e:
+                logf.write(f"### {e}\n")
+                return 1
+            return 0
+        return run
+
     def fetch(self, name: str, pkg: dict, logf) -> tuple[Path, str]:
-        """Download (once) and unpack afresh the Debian source package.
+        """Download (once) and unpack afresh the Debian source package
+        (:func:`llmcc.lab.debian.fetch_source`, :func:`llmcc.lab.debian.unpack_source`).
 
         Returns:
             ``(source_tree, debian_version)``.
         """
         pdir = self.work / name
-        pdir.mkdir(parents=True, exist_ok=True)
-        dscs = sorted(pdir.glob("*.dsc"))
-        if not dscs:
-            # The newest version first; if its files cannot be fetched (an
-            # index can list a security update the mirror does not serve),
-            # fall back to the release suite's version.
-            targets = [pkg["source"]] + [f"{pkg['source']}/{s}" for s in FALLBACK_SUITES]
-            if "version" in pkg:
-                targets = [f"{pkg['source']}={pkg['version']}"]
-            for i, target in enumerate(targets):
-                for f in pdir.iterdir():
-                    if f.is_file():
-                        f.unlink()
-                try:
-                    self._run(["apt-get", "source", "--download-only", target], pdir, logf,
-                              timeout=1800)
-                    break
-                except CorpusError:
-                    if i == len(targets) - 1:
-                        raise
-            dscs = sorted(pdir.glob("*.dsc"))
-        if len(dscs) != 1:
-            raise CorpusError(f"expected one .dsc in {pdir}, found {len(dscs)}")
-        version = dsc_version(dscs[0])
-        src = pdir / "src"
-        if src.exists():
-            shutil.rmtree(src)
-        self._run(["dpkg-source", "--no-check", "-x", dscs[0].name, "src"], pdir, logf,
-                  timeout=1800)
+        run = self._runner(logf)
+        try:
+            source = debian.fetch_source(pkg["source"], str(pdir), run, tqdm.write,
+                                         pkg.get("version", ""))
+            if not source.version:
+                raise CorpusError(f"{source.dsc}: no Version field")
+            src = pdir / "src"
+            if src.exists():
+                shutil.rmtree(src)
+            debian.unpack_source(source, str(src), run)
+        except debian.DebianError as e:
+            raise CorpusError(str(e)) from e
         if not pkg.get("keep_mtimes", False):
             flatten_mtimes(src)
-        return src, version
+        return src, source.version
 
     def install_deps(self, pkg: dict, logf) -> None:
-        deps = list(pkg.get("build_deps", []))
-        if not deps:
-            return
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        with _APT_LOCK:
-            # Wait for the dpkg lock if another apt-get on the machine has it.
-            self._run(["apt-get", "install", "-y", "-q", "--no-install-recommends",
-                       "-o", "DPkg::Lock::Timeout=900", *deps],
-                      self.work, logf, env=env, timeout=3600)
+        """Install the package's ``build_deps`` that are missing."""
+        missing = debian.missing_packages(pkg.get("build_deps", []))
+        if missing:
+            try:
+                debian.install_packages(missing, self._runner(logf))
+            except debian.DebianError as e:
+                raise CorpusError(str(e)) from e
 
     def build_env(self, name: str, version: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -322,14 +222,6 @@ class Builder:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
         tmp.replace(self.marker(name))
         return result
-
-
-def dsc_version(dsc: Path) -> str:
-    """The ``Version:`` field of a Debian ``.dsc`` file."""
-    m = re.search(r"^Version:\s*(\S+)", dsc.read_text(errors="replace"), re.M)
-    if not m:
-        raise CorpusError(f"{dsc}: no Version field")
-    return m.group(1)
 
 
 def flatten_mtimes(tree: Path) -> None:
@@ -446,8 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         todo.append(name)
 
     try:
-        ensure_deb_src(tqdm.write)
-    except (CorpusError, OSError) as e:
+        debian.ensure_deb_src(tqdm.write)
+    except (debian.DebianError, OSError) as e:
         print(f"build_corpus.py: cannot set up Debian sources: {e}", file=sys.stderr)
         return 1
 

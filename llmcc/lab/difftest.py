@@ -53,8 +53,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+from tqdm import tqdm
+
 from llmcc.store import stats
 from llmcc.errors import LlmccError
+from llmcc.lab.jsonl import append_jsonl, load_pipelines, read_jsonl
+from llmcc.lab.report import text_table
 
 #: Csmith options. Csmith's defaults except that programs are somewhat smaller
 #: (at most 8 functions besides ``main``, expressions of complexity 8: about
@@ -174,27 +178,18 @@ def default_pipelines() -> tuple[str, ...]:
 
 def read_pipelines(path: str) -> tuple[str, ...]:
     """Pipelines from ``path``: a JSON list (or an object with a ``pipelines`` list,
-    as ``coreset.json``), else text with one pipeline per line (``#`` comments).
+    as ``coreset.json``), else text with one pipeline per line (``#`` comments)
+    (:func:`llmcc.lab.jsonl.load_pipelines`); repeats are dropped.
 
     Raises:
         DifftestError: unreadable, or no pipeline in it.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        items = load_pipelines(path, any_format=True)
     except OSError as e:
         raise DifftestError(f"cannot read {path}: {e}") from e
-    items: list[str]
-    try:
-        doc = json.loads(text)
-        if isinstance(doc, dict):
-            doc = doc.get("pipelines")
-        if not isinstance(doc, list):
-            raise DifftestError(f"{path}: expected a JSON list of pipelines")
-        items = [str(p).strip() for p in doc]
-    except ValueError:
-        items = [ln.strip() for ln in text.splitlines()]
-        items = [ln for ln in items if ln and not ln.startswith("#")]
+    except TypeError as e:
+        raise DifftestError(f"{path}: expected a JSON list of pipelines") from e
     out: list[str] = []
     for p in items:
         if p and p not in out:
@@ -561,20 +556,15 @@ def load_progress(out: str, cflags: tuple[str, ...] | None = None) -> dict[int, 
     """Recorded programs by seed, merging the lines of one seed.
 
     Only lines made with the current Csmith options count, and, unless ``cflags``
-    is None, with the same extra flags for the builds under test.
+    is None, with the same extra flags for the builds under test. Lines cut short
+    by an interrupted run are skipped (:func:`llmcc.lab.jsonl.read_jsonl`).
     """
     done: dict[int, dict] = {}
-    try:
-        with open(os.path.join(out, "progress.jsonl"), encoding="utf-8") as f:
-            lines = f.readlines()
-    except OSError:
-        return done
-    for line in lines:
+    for rec in read_jsonl(os.path.join(out, "progress.jsonl")):
         try:
-            rec = json.loads(line)
             seed = int(rec["seed"])
         except (ValueError, KeyError, TypeError):
-            continue  # a line cut short by an interrupted run
+            continue
         if rec.get("csmith_options") != list(CSMITH_OPTIONS):
             continue
         if cflags is not None and rec.get("cflags", []) != list(cflags):
@@ -671,15 +661,16 @@ def table_lines(summary: dict) -> list[str]:
     why = ", ".join(f"{v} {k}" for k, v in disc.items())
     lines = [f"programs: {summary['programs_generated']} generated, "
              f"{summary['programs_usable']} usable" + (f" (discarded: {why})" if why else ""),
-             "",
-             f"{'#':>3} {'agree':>6} {'=Oz':>5} {'wrong':>6} {'no-cc':>6} {'hang':>5}  "
-             f"{'verdict':<8} pipeline"]
+             ""]
+    rows = []
     for i, (p, e) in enumerate(summary["pipelines"].items(), 1):
         verdict = "REJECTED" if p in summary["rejected"] else (
             "ok" if e["tested"] else "untested")
-        lines.append(f"{i:>3} {e['agree']:>6} {e['agree, same object as -Oz']:>5} "
-                     f"{e['disagree']:>6} {e['compile failure']:>6} {e['timeout']:>5}  "
-                     f"{verdict:<8} {p}")
+        rows.append([str(i), str(e["agree"]), str(e["agree, same object as -Oz"]),
+                     str(e["disagree"]), str(e["compile failure"]), str(e["timeout"]),
+                     verdict, p])
+    lines += text_table(["#", "agree", "=Oz", "wrong", "no-cc", "hang", "verdict", "pipeline"],
+                        rows, align="rrrrrrll")
     if summary["rejected"]:
         lines.append("")
         for p, reason in summary["rejected"].items():
@@ -693,31 +684,6 @@ def table_lines(summary: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- CLI
-
-
-class _Progress:
-    """A tqdm bar on stderr (plain lines when tqdm is unavailable)."""
-
-    def __init__(self, total: int):
-        try:
-            from tqdm import tqdm
-            self.bar = tqdm(total=total, unit="program", file=sys.stderr, dynamic_ncols=True,
-                            desc="difftest")
-        except ImportError:
-            self.bar = None
-        self.total, self.n = total, 0
-
-    def update(self, rec: dict, failures: int) -> None:
-        self.n += 1
-        if self.bar is not None:
-            self.bar.set_postfix(seed=rec["seed"], failures=failures, refresh=False)
-            self.bar.update(1)
-        else:
-            sys.stderr.write(f"difftest: {self.n}/{self.total} seed {rec['seed']}\n")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -782,7 +748,8 @@ def run_campaign(setup: Setup, seeds: list[int], jobs: int) -> dict:
             if todo:
                 tasks.append((s, todo))
     workers = _Workers()
-    progress = _Progress(len(tasks))
+    bar = tqdm(total=len(tasks), unit="program", file=sys.stderr, dynamic_ncols=True,
+               desc="difftest")
     failures = 0
     path = os.path.join(setup.out, "progress.jsonl")
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -791,17 +758,17 @@ def run_campaign(setup: Setup, seeds: list[int], jobs: int) -> dict:
         with open(path, "a", encoding="utf-8") as f:
             for fut in as_completed(futures):
                 rec = fut.result()
-                f.write(json.dumps(rec, sort_keys=True) + "\n")
-                f.flush()
+                append_jsonl(f, [rec])
                 if rec["seed"] in done and rec.get("usable"):
                     done[rec["seed"]]["results"].update(rec["results"])
                 else:
                     done[rec["seed"]] = rec
                 failures += sum(r["status"] != "agree" for r in rec["results"].values())
-                progress.update(rec, failures)
+                bar.set_postfix(seed=rec["seed"], failures=failures, refresh=False)
+                bar.update(1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        progress.close()
+        bar.close()
     summary = summarize(setup, seeds, done, program_count=len([s for s in seeds if s in done]))
     tmp = os.path.join(setup.out, "results.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:

@@ -26,14 +26,17 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import random
 import sys
 import time
 
 from llmcc.rank import model as M
-from llmcc.lab.tune import best_of, geomean_reduction, load_corpus, load_labels
+from llmcc.lab.jsonl import read_pipelines
+from llmcc.lab.metrics import (best_log_ratio, best_of, geomean_reduction, log_geomean, reduction,
+                               total_reduction)
+from llmcc.lab.report import pct, text_table
+from llmcc.lab.tune import load_corpus, load_labels
 
 #: Size ratio given to a pipeline that failed on a TU (it never wins).
 FAILED_RATIO = 1.25
@@ -131,11 +134,6 @@ def neighbour_weights(sims, tau: float, mix: float):
     return (1.0 - mix) * w + mix / len(w)
 
 
-def best_of_k(log_ratios, order, k: int) -> float:
-    """log(best size / -Oz) of one TU over the first k pipelines of ``order`` (and -Oz)."""
-    return min(0.0, min(float(log_ratios[j]) for j in order[:k]))
-
-
 def cross_validate(X, LY, packages: list[str], dim: int, log=print) -> dict:
     """Grouped cross-validation over :data:`TAUS` x :data:`MIXES`: folds hold out whole
     training packages (single TUs when there are fewer than :data:`CV_FOLDS` packages).
@@ -160,20 +158,20 @@ def cross_validate(X, LY, packages: list[str], dim: int, log=print) -> dict:
         static = M.weighted_greedy(np.ones(len(lr_train)), lr_train, max(CV_KS))
         for i in range(len(sims)):
             for k in CV_KS:
-                logs["static"][k].append(best_of_k(lr_held[i], static, k))
+                logs["static"][k].append(best_log_ratio(lr_held[i], static, k))
             for g in grid:
                 order = M.weighted_greedy(neighbour_weights(sims[i], *g), lr_train, max(CV_KS))
                 for k in CV_KS:
-                    logs[g][k].append(best_of_k(lr_held[i], order, k))
-    table = []
+                    logs[g][k].append(best_log_ratio(lr_held[i], order, k))
+    table, rows = [], []
     for g in grid:
-        row = {k: 100.0 * (1.0 - math.exp(np.mean(logs[g][k]))) for k in CV_KS}
+        row = {k: reduction(log_geomean(logs[g][k])) for k in CV_KS}
         table.append({"tau": g[0], "mix": g[1], "reduction": row})
-        log(f"cv tau={g[0]:<5} mix={g[1]:<5} " + "  ".join(
-            f"k={k}: {v:.2f}%" for k, v in row.items()))
-    row = {k: 100.0 * (1.0 - math.exp(np.mean(logs["static"][k]))) for k in CV_KS}
-    log("cv static order (fitted per fold)  " + "  ".join(
-        f"k={k}: {v:.2f}%" for k, v in row.items()))
+        rows.append(["neighbours", str(g[0]), str(g[1])] + [pct(v) for v in row.values()])
+    row = {k: reduction(log_geomean(logs["static"][k])) for k in CV_KS}
+    rows.append(["static order (fitted per fold)", "", ""] + [pct(v) for v in row.values()])
+    for line in text_table(["cv ranker", "tau", "mix"] + [f"k={k}" for k in CV_KS], rows):
+        log(line)
     best = max(table, key=lambda r: (round(sum(r["reduction"].values()), 6),
                                       -table.index(r)))
     return {"tau": best["tau"], "mix": best["mix"], "folds": by, "table": table,
@@ -184,7 +182,6 @@ def fit(ns) -> int:
     """Train the tokenizer and the neighbour model; write ``ns.out``."""
     import numpy as np
     from llmcc.rank.rankers import load_coreset
-    from llmcc.lab.tune import read_pipelines
     pipelines = (read_pipelines(ns.coreset, "llmcc train fit: cannot use coreset")
                  if ns.coreset else list(load_coreset()))
     data = dataset(ns.corpus, ns.labels, ns.packages, pipelines)
@@ -334,16 +331,15 @@ def evaluate(ns) -> int:
         return geomean_reduction([best_of(lab, r[:k]) / o for lab, r, o in zip(labels, ranks, oz)])
 
     def total(ranks, k):
-        return 100.0 * (1.0 - sum(best_of(lab, r[:k]) for lab, r in zip(labels, ranks)) / sum(oz))
+        return total_reduction([best_of(lab, r[:k]) for lab, r in zip(labels, ranks)], oz)
 
     print(f"validation: {len(data)} TUs of {len({d['package'] for d in data})} packages, "
           f"{len(pipelines)} coreset pipelines; geomean % smaller than -Oz, best of top-k + -Oz")
-    print(f"{'k':>3} {'model':>7} {'static':>7} {'model, ranked by predicted ratio':>34}"
-          f"   total bytes: {'model':>7} {'static':>7}")
-    for k in (1, 2, 3, 4, 8):
-        print(f"{k:>3} {red(greedy, k):>6.2f}% {red([static] * len(data), k):>6.2f}% "
-              f"{red(pointwise, k):>33.2f}%   {'':>12} {total(greedy, k):>6.2f}% "
-              f"{total([static] * len(data), k):>6.2f}%")
+    statics = [static] * len(data)
+    rows = [[str(k), pct(red(greedy, k)), pct(red(statics, k)), pct(red(pointwise, k)),
+             pct(total(greedy, k)), pct(total(statics, k))] for k in (1, 2, 3, 4, 8)]
+    print("\n".join(text_table(["k", "model", "static", "model, ranked by predicted ratio",
+                                "total bytes: model", "static"], rows)))
     oracle = red([pipelines] * len(data), len(pipelines))
     print(f"coreset oracle (all {len(pipelines)}): {oracle:.2f}%")
     imp = reg = 0

@@ -37,9 +37,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from llmcc.compile import cmdline
+from llmcc.lab.jsonl import append_jsonl, load_pipelines, read_jsonl, read_pipelines
+from llmcc.lab.metrics import best_of, geomean_reduction, greedy_coreset, total_reduction
+from llmcc.lab.report import pct, text_table
 from llmcc.llvm.passes import OZ, check_pipeline, vocabulary
 
-#: Upstreams never used for training or tuning (DESIGN.md, "Data rules").
+#: Upstreams never used for training or tuning (docs/design.md, "Data rules").
 HELD_OUT = ("libjpeg", "libjpeg-turbo", "libjpeg6b", "tiff", "libtiff", "lame", "libmad",
             "ghostscript", "ispell", "lout", "rsynth", "sphinxbase", "pocketsphinx",
             "gnupg", "gnupg1", "gnupg2", "pgp", "libgsm", "mibench")
@@ -394,7 +397,7 @@ def search_results(out_dir: str) -> dict[str, dict]:
     summed over rungs and ``rung`` the highest rung searched. Records without a
     ``rung`` (older runs) are rung 0; records without a size are skipped."""
     out: dict[str, dict] = {}
-    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
+    for r in read_jsonl(os.path.join(out_dir, "search.jsonl")):
         if "best_size" not in r or r.get("oz_size") is None:
             continue
         r = {**r, "rung": int(r.get("rung", 0))}
@@ -438,7 +441,7 @@ def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: st
     results = search_results(out_dir)
     by_hash = {t.ir_hash: t for t in tus}
     done_rung: dict[str, set[int]] = {}
-    for r in _read_jsonl(os.path.join(out_dir, "search.jsonl")):
+    for r in read_jsonl(os.path.join(out_dir, "search.jsonl")):
         done_rung.setdefault(r.get("ir_hash"), set()).add(int(r.get("rung", 0)))
     level = sorted({t.ir_hash for t in tus} | {h for h, r in results.items()
                                                if split in ("all", r.get("split"))})
@@ -460,34 +463,6 @@ def successive_halving(tus: list[TU], rungs: list[int], keep: float, out_dir: st
 
 # --- streaming over TUs --------------------------------------------------------
 
-def _done(path: str) -> set[str]:
-    out = set()
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    out.add(json.loads(line)["ir_hash"])
-                except (ValueError, KeyError):
-                    pass
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def _read_jsonl(path: str) -> list[dict]:
-    out = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    pass
-    except FileNotFoundError:
-        pass
-    return out
-
-
 _WORKER: dict = {}
 
 
@@ -500,22 +475,6 @@ def _search_job(args) -> tuple[dict, list]:
     ev = _WORKER["ev"]
     ev.failures = []
     return search_tu(ev, tu, budget, seed, seeds, incumbent, rung), ev.failures
-
-
-def read_pipelines(path: str, error: str, check: bool = False) -> list[str]:
-    """The ``pipelines`` list of a coreset-style JSON file (``llmcc tune coreset``,
-    ``broadcast.json``), canonicalized by :func:`check_pipeline` when ``check``.
-
-    Raises:
-        SystemExit: ``"{error} {path}: {why}"`` when the file cannot be read or
-            parsed, or (with ``check``) a pipeline fails the allowlist.
-    """
-    try:
-        with open(path, encoding="utf-8") as f:
-            pipelines = [str(p) for p in json.load(f)["pipelines"]]
-        return [check_pipeline(p) for p in pipelines] if check else pipelines
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SystemExit(f"{error} {path}: {e}")
 
 
 def load_seeds(path: str | None) -> list[list[tuple[str, str]]]:
@@ -566,11 +525,9 @@ def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir:
             open(fail_path, "a", encoding="utf-8") as fails:
         for rec, failures in tqdm(pool.imap_unordered(worker, jobs), total=len(jobs),
                                   desc=desc, unit="TU", file=sys.stderr):
-            out.write(json.dumps(rec, sort_keys=True) + "\n")
-            out.flush()
-            for h, p, err in failures:
-                fails.write(json.dumps({"ir_hash": h, "pipeline": p, "error": err}) + "\n")
-            fails.flush()
+            append_jsonl(out, [rec])
+            append_jsonl(fails, [{"ir_hash": h, "pipeline": p, "error": err}
+                                 for h, p, err in failures], sort_keys=False)
 
 
 def cmd_search(ns) -> int:
@@ -607,8 +564,7 @@ def broadcast_set(out_dir: str, top: int) -> list[str]:
     ``OUT/broadcast.json`` so labels stay comparable across runs."""
     path = os.path.join(out_dir, "broadcast.json")
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)["pipelines"]
+        return load_pipelines(path)
     except FileNotFoundError:
         pass
     freq: Counter = Counter()
@@ -649,11 +605,12 @@ def cmd_broadcast(ns) -> int:
     pipelines = pipelines + [p for p in extra if p not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     if ns.exclude_searched:  # label on TUs the winners were not found on
-        searched = _done(os.path.join(ns.out, "search.jsonl"))
+        searched = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "search.jsonl"))
+                    if "ir_hash" in r}
         tus = [t for t in tus if t.ir_hash not in searched]
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     have_sizes: dict[str, dict] = {}  # every record of a TU counts (later ones win)
-    for r in _read_jsonl(os.path.join(ns.out, "labels.jsonl")):
+    for r in read_jsonl(os.path.join(ns.out, "labels.jsonl")):
         have_sizes.setdefault(r["ir_hash"], {}).update(r.get("sizes") or {})
     jobs = []
     for t in tus:
@@ -672,7 +629,7 @@ def cmd_broadcast(ns) -> int:
 def load_labels(out_dir: str) -> dict[str, dict]:
     """ir_hash -> merged label record (``oz_size``, ``split``, ``sizes``: pipeline -> bytes|None)."""
     merged: dict[str, dict] = {}
-    for r in _read_jsonl(os.path.join(out_dir, "labels.jsonl")):
+    for r in read_jsonl(os.path.join(out_dir, "labels.jsonl")):
         if r.get("oz_size") is None:
             continue
         m = merged.setdefault(r["ir_hash"], {**r, "sizes": {}})
@@ -687,9 +644,9 @@ def rejected_pipelines(out_dir: str) -> dict[str, str]:
     driver changed how it runs the pipeline) no longer counts.
     """
     cleared = {(r["ir_hash"], r["pipeline"])
-               for r in _read_jsonl(os.path.join(out_dir, "rechecks.jsonl")) if r.get("ok")}
+               for r in read_jsonl(os.path.join(out_dir, "rechecks.jsonl")) if r.get("ok")}
     out: dict[str, str] = {}
-    for r in _read_jsonl(os.path.join(out_dir, "failures.jsonl")):
+    for r in read_jsonl(os.path.join(out_dir, "failures.jsonl")):
         if (r["ir_hash"], r["pipeline"]) not in cleared:
             out.setdefault(r["pipeline"], r["error"])
     return out
@@ -701,7 +658,7 @@ def cmd_recheck(ns) -> int:
     from tqdm import tqdm
     tus = {t.ir_hash: t for t in load_corpus(ns.corpus, ns.packages, 1 << 62)}
     pairs = sorted({(r["ir_hash"], r["pipeline"])
-                    for r in _read_jsonl(os.path.join(ns.out, "failures.jsonl"))})
+                    for r in read_jsonl(os.path.join(ns.out, "failures.jsonl"))})
     pairs = [(h, p) for h, p in pairs if h in tus]
     ev = Evaluator(ns.out, ns.timeout)
     ok = 0
@@ -713,51 +670,10 @@ def cmd_recheck(ns) -> int:
             rec = {"ir_hash": h, "pipeline": p, "ok": size is not None,
                    "error": ev.failures[0][2] if ev.failures else ""}
             ok += size is not None
-            out.write(json.dumps(rec, sort_keys=True) + "\n")
+            append_jsonl(out, [rec])
     print(f"recheck: {len(pairs)} recorded failures measured again, {ok} now compile, "
           f"{len(pairs) - ok} still fail")
     return 0
-
-
-def geomean_reduction(ratios: list[float]) -> float:
-    """Geometric-mean size reduction in percent for size ratios (llmcc / -Oz)."""
-    if not ratios:
-        return 0.0
-    return 100.0 * (1.0 - math.exp(sum(math.log(r) for r in ratios) / len(ratios)))
-
-
-def best_of(label: dict, pipelines: list[str]) -> int:
-    """Smallest size among ``-Oz`` and ``pipelines`` for one labelled TU (bytes)."""
-    best = label["oz_size"]
-    for p in pipelines:
-        s = label["sizes"].get(p)
-        if s is not None and s < best:
-            best = s
-    return best
-
-
-def greedy_coreset(labels: list[dict], pipelines: list[str], k: int) -> list[str]:
-    """Greedy coverage: repeatedly add the pipeline that most lowers the sum of
-    log(best size / -Oz size) over ``labels``; the order maximizes gain per prefix."""
-    chosen: list[str] = []
-    current = [lab["oz_size"] for lab in labels]
-    pool = list(pipelines)
-    while pool and len(chosen) < k:
-        def gain(p):
-            g = 0.0
-            for lab, cur in zip(labels, current):
-                s = lab["sizes"].get(p)
-                if s is not None and s < cur and cur > 0:
-                    g += math.log(cur / max(s, 1))
-            return g
-        scored = sorted(pool, key=lambda p: (-gain(p), p))
-        best = scored[0]
-        if gain(best) <= 0:
-            break
-        chosen.append(best)
-        pool.remove(best)
-        current = [min(cur, lab["sizes"].get(best) or cur) for lab, cur in zip(labels, current)]
-    return chosen
 
 
 def cmd_coreset(ns) -> int:
@@ -815,8 +731,7 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
     labels = [lab for lab in load_labels(out_dir).values()
               if lab["split"] == "validation" and lab["oz_size"] > 0]
     try:
-        with open(os.path.join(out_dir, "broadcast.json"), encoding="utf-8") as f:
-            broadcast = json.load(f)["pipelines"]
+        broadcast = load_pipelines(os.path.join(out_dir, "broadcast.json"))
     except (OSError, ValueError, KeyError):
         broadcast = []
     full = [lab for lab in labels if broadcast and all(p in lab["sizes"] for p in broadcast)]
@@ -831,12 +746,14 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
         lines.append(f"validation TUs labelled with the coreset: {len(labels)}")
         red = geomean_reduction([best_of(lab, coreset) / lab["oz_size"] for lab in labels])
         lines.append(f"coreset oracle (validation, K={len(coreset)}): {red:.2f}%")
+        rows = []
         for k in (1, 2, 4, 8, 16):
-            red = geomean_reduction([best_of(lab, coreset[:k]) / lab["oz_size"] for lab in labels])
-            tot_oz = sum(lab["oz_size"] for lab in labels)
-            tot = sum(best_of(lab, coreset[:k]) for lab in labels)
-            lines.append(f"static ranker k={k:<2} (validation): {red:.2f}% geomean, "
-                         f"{100 * (1 - tot / tot_oz):.2f}% total bytes")
+            best = [best_of(lab, coreset[:k]) for lab in labels]
+            oz = [lab["oz_size"] for lab in labels]
+            rows.append([f"static ranker k={k}",
+                         pct(geomean_reduction([b / o for b, o in zip(best, oz)])),
+                         pct(total_reduction(best, oz))])
+        lines += text_table(["validation split", "geomean", "total bytes"], rows)
     else:
         lines.append(f"no validation TU is labelled with all {len(coreset)} coreset pipelines "
                      "(label them with `llmcc tune broadcast --pipelines CORESET.json`)")

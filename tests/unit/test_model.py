@@ -6,7 +6,7 @@ import random
 import numpy as np
 
 from llmcc.rank.model import OPCODES, features, model_text, weighted_greedy
-from llmcc.lab.tune import greedy_coreset
+from llmcc.lab.metrics import greedy_coreset
 
 
 def _labels(n_tus, pipelines, seed):

@@ -1,13 +1,13 @@
-"""Autotuner pieces: rendering pass lists, coreset selection, reductions."""
+"""Autotuner pieces: rendering pass lists, seeds, the coreset command, successive halving
+(the metrics it uses are tested in test_metrics.py)."""
 
-import math
 import random
 
 import pytest
 
 from llmcc.llvm.passes import check_pipeline
-from llmcc.lab.tune import (SEARCH_EXCLUDED, best_of, flatten, geomean_reduction, greedy_coreset,
-                        load_seeds, mutate, random_list, render, search_alphabet)
+from llmcc.lab.tune import (SEARCH_EXCLUDED, flatten, load_seeds, mutate, random_list, render,
+                            search_alphabet)
 
 
 def test_render_groups_neighbours_under_adaptors():
@@ -61,37 +61,6 @@ def test_seeds_come_from_a_coreset_file_and_skip_what_the_search_cannot_draw(tmp
     assert load_seeds(None)  # the shipped coreset
     with pytest.raises(SystemExit, match="cannot use seeds"):
         load_seeds(str(tmp_path / "missing.json"))
-
-
-def test_geomean_reduction():
-    assert geomean_reduction([1.0, 1.0]) == 0.0
-    assert geomean_reduction([0.9, 0.9]) == pytest.approx(10.0)
-    assert geomean_reduction([0.81, 1.0]) == pytest.approx(10.0)
-
-
-def _label(oz, **sizes):
-    return {"oz_size": oz, "sizes": sizes}
-
-
-def test_best_of_ignores_failures_and_never_exceeds_oz():
-    lab = _label(100, a=90, b=None, c=120)
-    assert best_of(lab, ["a", "b", "c"]) == 90
-    assert best_of(lab, ["b", "c"]) == 100
-    assert best_of(lab, []) == 100
-
-
-def test_greedy_coreset_orders_by_marginal_gain():
-    labels = [_label(100, a=90, b=95, c=100), _label(100, a=100, b=95, c=85),
-              _label(100, a=90, b=100, c=100)]
-    # a: two TUs at 0.9 beat c: one TU at 0.85; b adds nothing after a and c.
-    assert 2 * math.log(100 / 90) > math.log(100 / 85)
-    assert greedy_coreset(labels, ["a", "b", "c"], k=3) == ["a", "c"]
-    assert greedy_coreset(labels, ["a", "b", "c"], k=1) == ["a"]
-
-
-def test_greedy_coreset_stops_when_nothing_helps():
-    labels = [_label(100, a=100, b=None)]
-    assert greedy_coreset(labels, ["a", "b"], k=5) == []
 
 
 def test_build_probes_are_recognised():
