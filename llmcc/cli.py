@@ -30,7 +30,8 @@ OWN_OPTIONS = {"-s", "--show-stats", "-z", "--zero-stats", "-C", "--clear", "--v
                "-h", "--help", "-p", "--show-config", "--identity", "--print-stats"}
 SUBCOMMANDS: dict[str, str] = {"bench": "llmcc.lab.benchcmd", "tune": "llmcc.lab.tune", "cache": "llmcc.cachecmd",
                               "difftest": "llmcc.lab.difftest", "train": "llmcc.lab.train",
-                              "corpus": "llmcc.lab.corpus"}
+                              "corpus": "llmcc.lab.corpus",
+                              "autotune": "llmcc.lab.autotune"}
 
 
 def _is_cxx_name(name: str) -> bool:

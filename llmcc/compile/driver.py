@@ -269,8 +269,10 @@ def choose(cands: list[Candidate]) -> Candidate:
 
 
 def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: str,
-            ir_hash: str, oz_size: int | None) -> None:
-    """Store the unoptimized IR of a TU under ``record`` (corpus building)."""
+            ir_hash: str, oz_size: int | None, key: str = "", size: int | None = None) -> None:
+    """Store the unoptimized IR of a TU under ``record`` (corpus building, ``llmcc
+    autotune record``) and append its record: IR hash, the decision ``key`` the
+    driver looks up, codegen flags, and the ``-Oz`` and chosen object sizes (bytes)."""
     root = ctx.cfg.record
     path = os.path.join(root, "ir", ir_hash[:2], ir_hash + ".ll")
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -281,10 +283,9 @@ def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: st
         "codegen_args": list(comp.codegen_identity()), "language": unit.language,
         "package": ctx.env.get("LLMCC_RECORD_PACKAGE", ""),
         "version": ctx.env.get("LLMCC_RECORD_VERSION", ""),
-        "clang": ctx.tc.version, "oz_size": oz_size,
+        "clang": ctx.tc.version, "oz_size": oz_size, "key": key, "size": size,
     }, sort_keys=True)
-    from filelock import FileLock
-    with FileLock(os.path.join(root, "records.lock"), timeout=60):
+    with files.locked(os.path.join(root, "records.lock"), timeout=60):
         with open(os.path.join(root, "records.jsonl"), "a", encoding="utf-8") as f:
             f.write(line + "\n")
 
@@ -360,7 +361,8 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
                     pass
         if ctx.cfg.record:
             try:
-                _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size)
+                _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size,
+                        key, winner.size)
             except OSError as e:
                 ctx.debug(f"cannot record IR: {e}")
         try:

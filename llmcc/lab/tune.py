@@ -258,9 +258,9 @@ class Evaluator:
         self.failures: list[tuple[str, str, str]] = []
         self._memo: dict[str, int | None] = {}
         self._tu: TU | None = None
-        self._ir_text = ""
-        self._work = os.path.join(state_dir, "work", str(os.getpid()))
-        os.makedirs(self._work, exist_ok=True)
+        self.ir_text = ""
+        self.work = os.path.join(state_dir, "work", str(os.getpid()))
+        os.makedirs(self.work, exist_ok=True)
 
     def select(self, tu: TU) -> None:
         """Start measuring on ``tu`` (clears the memo)."""
@@ -268,8 +268,8 @@ class Evaluator:
         self._memo = {}
         self._codegen_memo: dict[str, int] = {}
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
-            self._ir_text = f.read()
-        self._comp = cmdline.Compile(units=(), common=tu.codegen_args, preprocessor=(),
+            self.ir_text = f.read()
+        self.comp = cmdline.Compile(units=(), common=tu.codegen_args, preprocessor=(),
                                      dependency=(), opt_level="-Oz")
 
     def size(self, pipeline: str) -> int | None:
@@ -278,11 +278,11 @@ class Evaluator:
             return self._memo[pipeline]
         from llmcc.compile.driver import Candidate, compile_candidate
         from llmcc.errors import LlmccError
-        cand = Candidate(pipeline, os.path.join(self._work, "c.o"))
+        cand = Candidate(pipeline, os.path.join(self.work, "c.o"))
         self.compiles += 1
         try:
             known = len(self._codegen_memo)
-            compile_candidate(self.ctx, self._comp, self._tu.ir_path, self._ir_text, cand,
+            compile_candidate(self.ctx, self.comp, self._tu.ir_path, self.ir_text, cand,
                               codegen_memo=self._codegen_memo)
             if pipeline != OZ and len(self._codegen_memo) == known:
                 self.codegens_saved += 1
@@ -530,6 +530,15 @@ def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir:
                                  for h, p, err in failures], sort_keys=False)
 
 
+def stream_search(jobs: list[tuple], state_dir: str, n_jobs: int, timeout: float,
+                  desc: str) -> None:
+    """Run search jobs ``(tu, extra_budget, seed, seeds, incumbent, rung)`` on
+    ``n_jobs`` processes, appending results to ``STATE/search.jsonl`` and
+    failures to ``STATE/failures.jsonl`` as they finish (the resume state)."""
+    _stream(jobs, _search_job, os.path.join(state_dir, "search.jsonl"),
+            os.path.join(state_dir, "failures.jsonl"), n_jobs, state_dir, timeout, desc)
+
+
 def cmd_search(ns) -> int:
     """Per-TU random search plus minimization; appends to ``OUT/search.jsonl``."""
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
@@ -551,9 +560,7 @@ def cmd_search(ns) -> int:
         jobs = [(t, extra, ns.seed, seeds, inc, rung) for t, extra, inc in todo]
         print(f"search: rung {rung} of {len(rungs)} ({rungs[rung]} compiles per TU in all): "
               f"{len(jobs)} TUs to go, {len(seeds)} seed pass lists", file=sys.stderr)
-        _stream(jobs, _search_job, os.path.join(ns.out, "search.jsonl"),
-                os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout,
-                f"search rung {rung}")
+        stream_search(jobs, ns.out, ns.jobs, ns.timeout, f"search rung {rung}")
     print(f"search: {len(tus)} TUs selected, every rung done", file=sys.stderr)
     return 0
 

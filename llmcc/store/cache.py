@@ -51,6 +51,8 @@ def cache_key(normalized_ir: str, *parts: str) -> str:
 
 #: ``Entry.source`` of decisions imported from a pinned file: valid for any ranker.
 IMPORTED = "imported"
+#: Source prefix of decisions written by ``llmcc autotune`` (``autotune budget=N seed=S``).
+TUNED = "autotune"
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ class Entry:
 
     def valid_for(self, source: str) -> bool:
         """True when this decision answers a search by ``source`` (same ranker
-        and k, or imported from a pinned file)."""
-        return self.source in (source, IMPORTED)
+        and k), or was imported from a pinned file or found by ``llmcc autotune``
+        (a measured search of this very TU, which no ranker change makes stale)."""
+        return self.source in (source, IMPORTED) or self.source.startswith(TUNED)
 
 
 _MISSING = object()

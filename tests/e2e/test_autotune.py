@@ -1,0 +1,110 @@
+"""``llmcc autotune``: record a build, search it, rebuild with the tuned decisions."""
+
+import json
+import os
+
+import pytest
+
+from llmcc.store import stats
+from tests.conftest import run
+from tests.e2e.project import N_FILES, write_project
+
+
+def _objects(root):
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.o"))}
+
+
+def _make(root, env):
+    run(["make", "clean"], cwd=root, check=True)
+    r = run(["make", "-j2"], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+
+
+@pytest.mark.slow
+def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
+    root = tmp_path / "proj"
+    expected = write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc)
+    at = [llmcc, "autotune", "--state", str(state)]
+    r = run(at + ["record", "--", "make", "-j2"], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    records = (state / "corpus" / "records.jsonl").read_text().splitlines()
+    assert len(records) == N_FILES + 1
+    default = _objects(root)
+
+    r = run(at + ["run", "--budget", "10", "--jobs", "2"], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    written = {d["key"]: d for d in decisions if d["status"] == "written"}
+    assert written, decisions
+    assert all(d["source"] == "autotune budget=10 seed=0" for d in decisions)
+    searched = (state / "search.jsonl").read_text()
+
+    # resumable: a rerun searches nothing again and writes nothing new
+    r = run(at + ["run", "--budget", "10", "--jobs", "2"], env=env, cwd=root)
+    assert r.returncode == 0 and (state / "search.jsonl").read_text() == searched
+
+    # rebuild: every TU is a hit, tuned TUs get their tuned (smaller) objects
+    stats.zero(env["LLMCC_CACHE_DIR"])
+    _make(root, env)
+    assert run(["./prog"], cwd=root).stdout == expected
+    tuned = _objects(root)
+    counters = stats.read(env["LLMCC_CACHE_DIR"])
+    assert counters["cache misses"] == 0 and counters["cache hits"] == N_FILES + 1
+    from llmcc.llvm.objsize import object_size
+    total = {name: object_size(str(root / name)).total for name in tuned}
+    assert sum(total.values()) < sum(object_size_bytes(b, tmp_path) for b in default.values())
+
+    # export -> hermetic pinned build, HOME and cache read-only: same bytes
+    pin = tmp_path / "llmcc.pin"
+    assert run([llmcc, "cache", "export", str(pin)], env=env).returncode == 0
+    hermetic = dict(env, LLMCC_PINNED=str(pin), HOME=str(tmp_path / "no-home"),
+                    LLMCC_CACHE_DIR="/proc/llmcc-no-cache")
+    _make(root, hermetic)
+    assert _objects(root) == tuned
+
+    # a ranker change does not throw tuned decisions away
+    stats.zero(env["LLMCC_CACHE_DIR"])
+    _make(root, dict(env, LLMCC_RANKER="static", LLMCC_MAX_OBJECTS="0"))
+    tuned_names = {os.path.basename(d["source_file"])[:-2] + ".o" for d in written.values()}
+    after = _objects(root)
+    assert tuned_names and all(after[n] == tuned[n] for n in tuned_names)
+    # only TUs without a tuned decision are searched again by the new ranker
+    assert stats.read(env["LLMCC_CACHE_DIR"])["cache misses"] == N_FILES + 1 - len(tuned_names)
+    _make(root, env)  # back to the default ranker: its decisions are still cached
+
+    r = run(at + ["report", "--json"], env=env, cwd=root)
+    rows = json.loads(r.stdout)
+    assert rows["total"]["tus"] == N_FILES + 1
+    assert rows["total"]["bytes_tuned"] < rows["total"]["bytes_default"] <= rows["total"]["bytes_oz"]
+
+
+def object_size_bytes(data, tmp_path):
+    from llmcc.llvm.objsize import object_size
+    p = tmp_path / "tmp-object.o"
+    p.write_bytes(data)
+    return object_size(str(p)).total
+
+
+def test_a_winner_that_fails_verification_is_dropped(llmcc, llmcc_env, tmp_path):
+    root = tmp_path / "proj"
+    write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc)
+    at = [llmcc, "autotune", "--state", str(state)]
+    assert run(at + ["record", "--", "make", "-j2", "m0.o"], env=env, cwd=root).returncode == 0
+    rec = json.loads((state / "corpus" / "records.jsonl").read_text().splitlines()[0])
+    # a search result naming a pass outside the allowlist, as a tampered state would
+    (state / "search.jsonl").write_text(json.dumps({
+        "ir_hash": rec["ir_hash"], "split": "train", "package": "", "oz_size": rec["oz_size"],
+        "best_size": 1, "best_pipeline": "internalize,globaldce", "compiles": 4, "rung": 0}) + "\n"
+        + json.dumps({"ir_hash": rec["ir_hash"], "split": "train", "package": "",
+                      "oz_size": rec["oz_size"], "best_size": 1, "rung": 1, "compiles": 4,
+                      "best_pipeline": "internalize,globaldce"}) + "\n")
+    r = run(at + ["run", "--budget", "8", "--jobs", "1"], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    assert [d["status"].split(":")[0] for d in decisions] == ["rejected"]
+    assert not list((tmp_path / "cache" / "entries").rglob("*.json")) or all(
+        "internalize" not in p.read_text() for p in (tmp_path / "cache" / "entries").rglob("*.json"))
