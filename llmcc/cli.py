@@ -183,12 +183,15 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
     if _own_name(argv0) and args:
         if args[0] in SUBCOMMANDS:
             import importlib
-            mod = importlib.import_module(SUBCOMMANDS[args[0]])
             try:
-                return mod.main(args[1:])
+                return importlib.import_module(SUBCOMMANDS[args[0]]).main(args[1:])
             except FileNotFoundError as e:  # a corpus, labels or state directory that is not one
                 print(f"llmcc {args[0]}: {e.strerror}: {e.filename}", file=sys.stderr)
                 return 1
+            except ModuleNotFoundError as e:  # an offline tool without its extra
+                print(f"llmcc {args[0]}: needs the module {e.name!r}: "
+                      "pip install 'llmcc[lab]'", file=sys.stderr)
+                return 2
         if all(a in OWN_OPTIONS for a in args):
             return _quiet_on_closed_pipe(_manage, args, os.path.basename(argv0))
     if _own_name(argv0) and not args:
