@@ -53,6 +53,9 @@ from llmcc.lab.report import pct, text_table
 
 #: Variants built for every recipe, in this order.
 VARIANTS = ("oz", "cold", "warm")
+#: With ccache installed: a build through ``ccache llmcc`` that fills ccache, then
+#: the measured one (README, "With ccache": identity string, compiler type clang).
+CCACHE_VARIANTS = ("ccache-fill", "ccache")
 
 #: Lines of a failed step's log shown in the error.
 LOG_TAIL_LINES = 30
@@ -499,6 +502,11 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
         "cold_fallbacks": fallbacks(cold.stats),
         "tradeoff": tradeoff(cold.stats),
     }
+    s["phases"] = {v: phase_seconds(b.stats) for v, b in builds.items() if v in ("cold", "warm")}
+    s["rss_max_mb"] = {v: max_rss_mb(b.stats) for v, b in builds.items()
+                       if v in ("cold", "warm")}
+    if "ccache" in builds:
+        s["ccache_wall_ratio"] = builds["ccache"].wall_s / oz.wall_s if oz.wall_s else None
     if warm is not None:
         s.update(
             warm_wall_ratio=warm.wall_s / oz.wall_s if oz.wall_s else None,
@@ -511,6 +519,41 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
     return s
 
 
+def phase_seconds(counters: dict[str, int]) -> dict[str, float]:
+    """CPU seconds per phase of llmcc's work summed over a build's compiler calls,
+    from the ``cpu ms: PHASE`` counters (``llmcc/store/counters.py``)."""
+    return {k[len("cpu ms: "):]: v / 1000 for k, v in sorted(counters.items())
+            if k.startswith("cpu ms: ")}
+
+
+def max_rss_mb(counters: dict[str, int]) -> int | None:
+    """The largest peak-RSS bucket (MB) any compiler process of a build reached."""
+    prefix = "processes with peak RSS up to MB: "
+    sizes = [int(k[len(prefix):]) for k, v in counters.items() if k.startswith(prefix) and v]
+    return max(sizes) if sizes else None
+
+
+def phase_lines(projects: list[dict]) -> list[str]:
+    """Where llmcc's time goes: CPU seconds per phase for the cold and warm builds,
+    summed over every project, and the largest peak RSS of a compiler process."""
+    done = [p for p in projects if "summary" in p]
+    totals: dict[str, Counter] = {"cold": Counter(), "warm": Counter()}
+    for p in done:
+        for v, phases in p["summary"].get("phases", {}).items():
+            totals[v].update(phases)
+    names = sorted(set(totals["cold"]) | set(totals["warm"]))
+    if not names:
+        return []
+    rows = [[n, f"{totals['cold'][n]:.1f}", f"{totals['warm'][n]:.1f}"] for n in names]
+    rows.append(["total", f"{sum(totals['cold'].values()):.1f}",
+                 f"{sum(totals['warm'].values()):.1f}"])
+    rss = {v: max((p["summary"].get("rss_max_mb", {}).get(v) or 0 for p in done), default=0)
+           for v in ("cold", "warm")}
+    rows.append(["peak RSS of a compiler process (MB, up to)", str(rss["cold"]),
+                 str(rss["warm"])])
+    return text_table(["CPU seconds by phase (llmcc's own work)", "cold", "warm"], rows)
+
+
 def total_summary(projects: list[dict]) -> dict:
     """The total row over the projects that were measured."""
     done = [p for p in projects if "summary" in p]
@@ -520,7 +563,7 @@ def total_summary(projects: list[dict]) -> dict:
     s["reduction_total_pct"] = (100.0 * (s["bytes_oz"] - s["bytes_llmcc"]) / s["bytes_oz"]
                                 if s["bytes_oz"] else 0.0)
     s["reduction_geomean_pct"] = geomean_reduction(size_ratios(tus))
-    for v in ("cold", "warm"):
+    for v in ("cold", "warm", "ccache"):
         oz_wall = sum(p["summary"]["wall_s"]["oz"] for p in done if v in p["summary"]["wall_s"])
         v_wall = sum(p["summary"]["wall_s"][v] for p in done if v in p["summary"]["wall_s"])
         s[f"{v}_wall_ratio"] = v_wall / oz_wall if oz_wall else None
@@ -606,6 +649,7 @@ class Settings:
     jobs: int
     candidates: int | None
     timeout: float
+    ccache: bool = False
 
 
 def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
@@ -614,6 +658,17 @@ def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
     if st.candidates is not None:
         extra["LLMCC_CANDIDATES"] = str(st.candidates)
     return build_env(recipe, st.llmcc, st.llmccxx, st.jobs, extra)
+
+
+def ccache_env(env: dict[str, str], ccache_dir: str, st: Settings) -> dict[str, str]:
+    """``env`` with ``CC="ccache llmcc"`` and the settings README gives: ccache's
+    compiler check on llmcc's identity (computed once) and compiler type clang."""
+    import subprocess
+    ident = subprocess.run([st.llmcc, "--identity"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    return dict(env, CC=f"ccache {env['CC']}", CXX=f"ccache {env['CXX']}",
+                CCACHE_DIR=ccache_dir, CCACHE_COMPILERCHECK=f"string:{ident}",
+                CCACHE_COMPILERTYPE="clang", CCACHE_NOHASHDIR="1")
 
 
 def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
@@ -650,6 +705,20 @@ def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
     except (BenchError, OSError) as e:
         out["error"] = str(e)
         return out
+    if st.ccache:
+        try:  # a recipe whose build cannot take CC="ccache llmcc" only loses the column
+            env = ccache_env(envs["warm"], os.path.join(pdir, "ccache"), st)
+            shutil.rmtree(os.path.join(pdir, "ccache"), ignore_errors=True)
+            for variant in CCACHE_VARIANTS:
+                stats.zero(cache_dir)
+                b = build_variant(recipe, variant, src, pdir, env, run_tests=False,
+                                  timeout=st.timeout, progress=progress)
+                b.stats = dict(stats.read(cache_dir))
+                builds[variant] = b
+                out["builds"][variant] = _build_json(b)
+        except (BenchError, OSError) as e:
+            out["ccache_error"] = str(e)
+            builds.pop("ccache", None)
     tus, unmatched = compare(builds["oz"], builds["cold"], builds["warm"])
     out["tus"] = [asdict(t) | {"verdict": t.verdict} for t in tus]
     out["unmatched"] = unmatched
@@ -724,11 +793,11 @@ def project_lines(p: dict) -> list[str]:
 def summary_lines(projects: list[dict], total: dict) -> list[str]:
     """The table with one row per project and a total row."""
     header = ["project", "TUs", "-Oz bytes", "llmcc bytes", "reduction", "geomean red.",
-              "impr/eq/regr", "cold", "warm", "warm hits", "tests -Oz/llmcc"]
+              "impr/eq/regr", "cold", "warm", "warm+ccache", "warm hits", "tests -Oz/llmcc"]
     rows = []
     for p in projects:
         if "error" in p:
-            rows.append([p["name"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "FAILED"])
+            rows.append([p["name"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "FAILED"])
             continue
         s = p["summary"]
         rows.append(_row(p["name"], s, _tests(s)))
@@ -746,7 +815,7 @@ def _row(name: str, s: dict, tests: str) -> list[str]:
             pct(s["reduction_total_pct"]), pct(s["reduction_geomean_pct"]),
             f"{s['improved']}/{s['equal']}/{s['regressed']}",
             _ratio(s.get("cold_wall_ratio")), _ratio(s.get("warm_wall_ratio")),
-            pct(None if hits is None else 100 * hits), tests]
+            _ratio(s.get("ccache_wall_ratio")), pct(None if hits is None else 100 * hits), tests]
 
 
 def exit_status(projects: list[dict]) -> int:
@@ -809,7 +878,7 @@ def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
               "clang": st.clang, "clangxx": st.clangxx,
               "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
               "work": st.work, "projects": []}
-    progress = Progress(len(names) * (1 + 2 * len(VARIANTS) + 2))
+    progress = Progress(len(names) * (1 + 2 * (len(VARIANTS) + 2 * st.ccache) + 2))
     os.makedirs(st.work, exist_ok=True)
     try:
         for name in names:
@@ -832,8 +901,11 @@ def settings_from_args(ns: argparse.Namespace) -> Settings:
     from llmcc.compile.toolchain import self_paths
     from llmcc.compile.toolchain import find_clang
     env = dict(os.environ)
-    llmcc = shutil.which("llmcc")
-    llmccxx = shutil.which("llmcc++")
+    # The entry points of this installation, beside its interpreter: a version
+    # manager's shim on PATH (pyenv's costs about 0.3 s a call) is not llmcc's cost.
+    here = os.path.dirname(sys.executable)
+    llmcc, llmccxx = (os.path.join(here, n) if os.access(os.path.join(here, n), os.X_OK)
+                      else shutil.which(n) for n in ("llmcc", "llmcc++"))
     if not llmcc or not llmccxx:
         raise BenchError("llmcc and llmcc++ must be on PATH")
     work = ns.work
@@ -844,4 +916,5 @@ def settings_from_args(ns: argparse.Namespace) -> Settings:
                     clang=find_clang(False, self_paths(), env),
                     clangxx=find_clang(True, self_paths(), env),
                     llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs or os.cpu_count() or 1),
-                    candidates=ns.candidates, timeout=ns.timeout)
+                    candidates=ns.candidates, timeout=ns.timeout,
+                    ccache=shutil.which("ccache") is not None and not ns.no_ccache)

@@ -14,7 +14,7 @@ import tomllib
 
 from llmcc.errors import LlmccError
 from llmcc.lab import bench_checks
-from llmcc.lab.bench import (BenchError, Recipe, load_recipes, plot, project_lines,
+from llmcc.lab.bench import (BenchError, Recipe, load_recipes, phase_lines, plot, project_lines,
                              project_recipe, run, settings_from_args, summary_lines,
                              exit_status)
 
@@ -33,6 +33,8 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--plot", metavar="FILE",
                     help="PNG plot of per-TU reductions and of size against compiles per TU "
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
+    ap.add_argument("--no-ccache", action="store_true",
+                    help="skip the two builds through ccache (CC=\"ccache llmcc\")")
     ap.add_argument("--candidates", type=int, default=None, metavar="K",
                     help="pipelines tried besides -Oz (default: llmcc's configured k)")
     ap.add_argument("--jobs", type=int, default=None,
@@ -113,9 +115,12 @@ def main(argv: list[str]) -> int:
     for p in report["projects"]:
         print("\n".join(project_lines(p)) + "\n")
     print("\n".join(summary_lines(report["projects"], report["total"])))
+    print()
+    print("\n".join(phase_lines(report["projects"])))
     print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
           "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
-          "cold/warm: configure+build wall time as a multiple of the -Oz build's")
+          "cold/warm/warm+ccache: configure+build wall time as a multiple of the -Oz "
+          "build's (warm+ccache: CC=\"ccache llmcc\" with README's settings, ccache filled)")
     plot_path = ns.plot or os.path.join(st.work, "llmcc-bench.png")
     try:
         plot(report, plot_path)
