@@ -23,14 +23,25 @@ def _toolchain(env: dict[str, str]):
     return resolve(False, self_paths(), env, None)
 
 
-def export(cfg: config_mod.Config, path: str, since: str | None, env: dict[str, str]) -> int:
+def export(cfg: config_mod.Config, path: str, since: str | None, env: dict[str, str],
+           from_url: str | None = None) -> int:
     """Write the local cache's decisions for the current toolchain to ``path``;
     return the number of entries. With ``since`` (a file), only entries written
-    or hit after that file's modification time (the decisions of one build)."""
+    or hit after that file's modification time (the decisions of one build).
+    With ``from_url`` (``redis://...``), the shared store's decisions instead.
+
+    Raises:
+        OSError: the shared store cannot be read.
+    """
     tc = _toolchain(env)
     newer = os.stat(since).st_mtime_ns if since else 0
     out = pinned_mod.Pinned(tc.version, tc.identity)
-    for key, entry in cache_mod.Store(cfg.cache_dir).items(newer_than_ns=newer):
+    if from_url:
+        from llmcc.store.remote import RemoteStore
+        entries = RemoteStore(from_url, timeout=5.0).items()
+    else:
+        entries = cache_mod.Store(cfg.cache_dir).items(newer_than_ns=newer)
+    for key, entry in entries:
         if entry.toolchain == tc.identity:
             out.entries[key] = cache_mod.Entry(entry.pipeline, entry.size, entry.oz_size)
     pinned_mod.write(path, out)
@@ -62,6 +73,8 @@ def main(argv: list[str]) -> int:
     e = sub.add_parser("export", help="write this toolchain's decisions to a pinned file")
     e.add_argument("file")
     e.add_argument("--since", help="only decisions written or used after this file's mtime")
+    e.add_argument("--from", dest="from_url", metavar="URL",
+                   help="export the shared store at URL (redis://...) instead of the local cache")
     i = sub.add_parser("import", help="load a pinned file into the local cache")
     i.add_argument("file")
     m = sub.add_parser("merge", help="merge two pinned files")
@@ -73,7 +86,7 @@ def main(argv: list[str]) -> int:
     try:
         cfg = config_mod.load(env)
         if ns.cmd == "export":
-            n = export(cfg, ns.file, ns.since, env)
+            n = export(cfg, ns.file, ns.since, env, ns.from_url)
             print(f"exported {n} decisions to {ns.file}")
         elif ns.cmd == "import":
             n = import_(cfg, ns.file, env)

@@ -24,6 +24,9 @@ Keys (type, default):
     pinned      (str, "")      a pinned cache file: decisions come only from it; no ranker,
                                no model, nothing written anywhere; a miss compiles with -Oz
     pinned_strict (bool, false) with ``pinned``: a TU without a decision is an error
+    cache_url   (str, "")      a shared decision store, ``redis://[:password@]host:port/db``
+                               (``rediss://`` for TLS): a local miss asks it, new decisions
+                               are published; never fails or stalls a build
     prefix      (str, "")      command put in front of the real clang for calls llmcc hands
                                over whole (pass-through, fallback, direct -Oz rebuilds), e.g.
                                ``ccache`` or ``distcc`` (ccache's ``prefix_command``)
@@ -60,6 +63,7 @@ class Config:
     pinned: str = ""
     pinned_strict: bool = False
     prefix: str = ""
+    cache_url: str = ""
 
 
 def config_path(env: dict[str, str]) -> str:

@@ -35,5 +35,6 @@ fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   clang-19 llvm-19 make cmake dpkg-dev build-essential ca-certificates \
-  csmith libcsmith-dev bazel-bootstrap nix-bin ccache autoconf automake libtool >/dev/null
+  csmith libcsmith-dev bazel-bootstrap nix-bin ccache autoconf automake libtool \
+  redis-server >/dev/null
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'

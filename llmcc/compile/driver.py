@@ -77,6 +77,7 @@ class Context:
     budget: process.Budget | None = None
     last: tuple | None = None  # (size, -Oz size, decision source) of the last TU optimized
     start_cpu_ms: int = 0  # this process's CPU time when the compile path began
+    remote: object = None  # RemoteStore, False when unavailable, None before first use
     tool_env: dict | None = None  # environment of llmcc's own tool runs
 
     def debug(self, msg: str) -> None:
@@ -502,6 +503,14 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
     if entry is not None and not entry.valid_for(source):
         ctx.debug(f"{unit.source}: cached decision is from {entry.source}; searching again")
         entry = None
+    remote = _remote(ctx)
+    if entry is None and remote is not None:
+        entry = _from_remote(ctx, remote, key, source, unit)
+        if entry is not None and store and not ctx.cfg.readonly:
+            try:  # read-through: the next build finds it locally
+                store.put(key, entry)
+            except OSError:
+                ctx.counts["cache write failed"] += 1
     if entry is not None:
         hit = _compile_decision(ctx, comp, ir_path, ir_text, work, unit, entry, "cache")
         if hit is not None:
@@ -515,13 +524,56 @@ def _from_cache_or_search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_
         ctx.counts["decisions not cached (timeout)"] += 1
         ctx.debug(f"{unit.source}: a candidate ran out of time; decision not cached")
     elif store and not ctx.cfg.readonly:
+        decision = cache_mod.Entry(winner.pipeline, winner.size, oz_size, source,
+                                   ctx.tc.identity)
         try:
-            store.put(key, cache_mod.Entry(winner.pipeline, winner.size, oz_size, source,
-                                           ctx.tc.identity))
+            store.put(key, decision)
         except OSError as e:
             ctx.counts["cache write failed"] += 1
             ctx.debug(f"cannot write cache entry: {e}")
+        if remote is not None:  # write-back: the team's next build finds it
+            remote.put(key, decision)
+            _count_remote(ctx, remote)
     return winner, oz_size
+
+
+def _remote(ctx: Context):
+    """The shared decision store of ``cache_url``, or None (not set, or no redis module)."""
+    if not ctx.cfg.cache_url or ctx.pinned is not None:
+        return None
+    if ctx.remote is None:
+        try:
+            from llmcc.store.remote import RemoteStore
+            import redis  # noqa: F401  (the extra)
+            ctx.remote = RemoteStore(ctx.cfg.cache_url)
+        except ImportError as e:
+            ctx.counts["remote errors"] += 1
+            ctx.debug(f"cache_url is set but the redis module is missing ({e}): "
+                      "pip install 'llmcc[remote]'")
+            ctx.remote = False
+    return ctx.remote or None
+
+
+def _from_remote(ctx: Context, remote, key: str, source: str, unit: cmdline.Unit):
+    """The shared decision for ``key`` if valid for this call, else None (counted)."""
+    entry = remote.get(key, ctx.tc.identity)
+    _count_remote(ctx, remote)
+    if entry is not None and not entry.valid_for(source):
+        entry = None
+    ctx.counts["remote hits" if entry is not None else "remote misses"] += 1
+    ctx.debug(f"{unit.source}: shared store {'hit' if entry else 'miss'}")
+    return entry
+
+
+def _count_remote(ctx: Context, remote) -> None:
+    for attr, counter in (("errors", "remote errors"), ("corrupt", "corrupt cache entries"),
+                          ("rejected", "rejected pipelines")):
+        n = getattr(remote, attr)
+        if n:
+            ctx.counts[counter] += n
+            if attr == "errors":
+                ctx.debug(f"shared store {ctx.cfg.cache_url} failed; continuing without it")
+            setattr(remote, attr, 0)
 
 
 class PinnedMiss(LlmccError, LookupError):
