@@ -723,6 +723,30 @@ def cmd_coreset(ns) -> int:
     return 0
 
 
+def rung_lines(out_dir: str) -> list[str]:
+    """What each successive-halving rung added: for the TUs searched at rung i > 0,
+    the geometric-mean reduction against -Oz before it (rungs below) and after."""
+    by_rung: dict[int, dict[str, dict]] = {}
+    for r in read_jsonl(os.path.join(out_dir, "search.jsonl")):
+        if "best_size" in r and r.get("oz_size"):
+            by_rung.setdefault(int(r.get("rung", 0)), {})[r["ir_hash"]] = r
+    lines = []
+    for rung in sorted(k for k in by_rung if k > 0):
+        hs = [h for h in by_rung[rung] if all(h in by_rung.get(i, {}) for i in range(rung))]
+        if not hs:
+            continue
+        before = [min(by_rung[i][h]["best_size"] for i in range(rung)) for h in hs]
+        after = [min(b, by_rung[rung][h]["best_size"]) for b, h in zip(before, hs)]
+        oz = [by_rung[0][h]["oz_size"] for h in hs]
+        comp = sum(by_rung[rung][h]["compiles"] for h in hs)
+        lines.append(
+            f"  rung {rung} ({len(hs)} TUs, {comp} more compiles): "
+            f"{geomean_reduction([b / o for b, o in zip(before, oz)]):.2f}% -> "
+            f"{geomean_reduction([a / o for a, o in zip(after, oz)]):.2f}% geomean, "
+            f"{sum(a < b for a, b in zip(after, before))} TUs smaller")
+    return lines
+
+
 def report(out_dir: str, coreset: list[str]) -> list[str]:
     """Report lines: autotuner, coreset oracle and static prefixes on the validation split."""
     lines = []
@@ -735,6 +759,7 @@ def report(out_dir: str, coreset: list[str]) -> list[str]:
             improved = sum(r["best_size"] < r["oz_size"] for r in rs)
             lines.append(f"autotuner ({split}, {len(rs)} TUs): {red:.2f}% geomean smaller than "
                          f"-Oz, {improved} improved, {comp:.0f} compiles per TU")
+    lines += rung_lines(out_dir)
     labels = [lab for lab in load_labels(out_dir).values()
               if lab["split"] == "validation" and lab["oz_size"] > 0]
     try:

@@ -152,3 +152,15 @@ def test_promotion_counts_searched_tus_missing_from_the_corpus(tmp_path):
     rung, todo = successive_halving([_tu("a"), _tu("d")], [10, 30, 60], 0.5, str(tmp_path),
                                     "train")
     assert rung == 1 and todo == []
+
+
+def test_rung_lines_report_what_a_deeper_rung_added(tmp_path):
+    from llmcc.lab.tune import rung_lines
+    base = {"split": "train", "oz_size": 100, "best_pipeline": "function(sroa)", "compiles": 10}
+    _write_search(tmp_path, [dict(base, ir_hash="a", best_size=90),
+                             dict(base, ir_hash="b", best_size=95),
+                             dict(base, ir_hash="a", best_size=80, rung=1, compiles=20),
+                             dict(base, ir_hash="b", best_size=97, rung=1, compiles=20)])
+    (line,) = rung_lines(str(tmp_path))
+    assert "rung 1 (2 TUs, 40 more compiles)" in line and "1 TUs smaller" in line
+    assert "7.53% -> 12.82%" in line  # geomean of (0.90, 0.95), then of (0.80, 0.95)
