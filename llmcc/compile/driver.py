@@ -29,7 +29,8 @@ from llmcc.store import pinned as pinned_mod
 from llmcc.store import files, objects, stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args, strip_debug_records
-from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz, substitute_oz,
+from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz,
+                               parse_pipeline, substitute_oz,
                      with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
 from llmcc.compile import process
@@ -179,7 +180,8 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
                       cand: Candidate, *, direct_oz: bool = True, measure: bool = True,
                       unit: cmdline.Unit | None = None,
                       codegen_memo: dict | None = None,
-                      same_bitcode: dict | None = None) -> Candidate:
+                      same_bitcode: dict | None = None,
+                      oz_bitcode: str | None = None) -> Candidate:
     """Compile ``cand.pipeline`` on the IR at ``ir_path`` (text ``ir_text``) into
     ``cand.obj`` and size it.
 
@@ -192,6 +194,12 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     candidate that compiled it: code generation is deterministic, so a pipeline
     whose output is byte-identical gets that candidate's object and sizes
     without running code generation again.
+
+    ``oz_bitcode`` (a search's) is the IR after clang's ``-Oz`` pipeline: a
+    pipeline ``default<Oz>,REST`` then runs only ``REST`` on it. The object is the
+    same as from the whole pipeline (``opt`` keeps use-list order in bitcode);
+    the search checks it on its winner (:func:`_reproducible` compiles the
+    whole pipeline), and hits always run the whole pipeline.
 
     ``codegen_memo`` (for measuring only, as the tuner does) maps a hash of
     ``opt``'s output bitcode to the size it compiled to: a pipeline whose
@@ -222,11 +230,16 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
     else:
         pipeline = with_mandatory_passes(cand.pipeline)
+        source = ir_path
+        if oz_bitcode is not None:
+            elems = parse_pipeline(pipeline)
+            if len(elems) > 1 and elems[0].text() == OZ:
+                pipeline, source = ",".join(e.text() for e in elems[1:]), oz_bitcode
         if contains_oz(pipeline):
             pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
         opt_out = cand.obj + ".bc"
         r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text)
-                 + ["-p", pipeline, ir_path, "-o", opt_out], "opt")
+                 + ["-p", pipeline, source, "-o", opt_out], "opt")
         if r.returncode != 0:
             raise CandidateError(f"opt failed with exit code {r.returncode}{_why(r.stderr)}")
         memo_key = None
@@ -666,10 +679,12 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             if len(proposed) == k:
                 break
     same_bitcode: dict = {}
+    oz_bitcode = _oz_bitcode(ctx, comp, ir_path, ir_text, work, proposed)
     for i, p in enumerate(proposed, 1):
         cand = Candidate(p, os.path.join(work, f"c{i}.o"))
         try:
-            compile_candidate(ctx, comp, ir_path, ir_text, cand, same_bitcode=same_bitcode)
+            compile_candidate(ctx, comp, ir_path, ir_text, cand, same_bitcode=same_bitcode,
+                              oz_bitcode=oz_bitcode)
             ctx.counts["candidates compiled"] += 1
         except (CandidateError, OSError, LlmccError) as e:
             cand.size, cand.error = None, str(e)
@@ -727,6 +742,22 @@ def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
         ctx.debug(f"{unit.source}: {winner.pipeline} is not reproducible; dropped")
         return False
     return True
+
+
+def _oz_bitcode(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, work: str,
+                proposed: list[str]) -> str | None:
+    """The TU's IR after clang's ``-Oz`` pipeline (``work/oz.bc``), when at least
+    two candidates start with it, so each runs only the rest of its pipeline;
+    None when fewer do or ``opt`` fails (candidates then run whole)."""
+    if sum(1 for p in proposed if p.startswith(OZ + ",")) < 2:
+        return None
+    out = os.path.join(work, "oz.bc")
+    try:
+        r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text)
+                 + ["-p", clang_oz_pipeline(ctx, comp, ir_path), ir_path, "-o", out], "opt")
+    except CandidateError:
+        return None
+    return out if r.returncode == 0 else None
 
 
 def _reproducible(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
