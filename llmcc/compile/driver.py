@@ -97,10 +97,36 @@ def _run(ctx: Context, argv: list[str], phase: str) -> subprocess.CompletedProce
     """
     before = _children_cpu()
     try:
+        if argv[0] == ctx.tc.clang and sum(len(a) + 1 for a in argv) > MAX_ARGV_BYTES:
+            argv = _with_response_file(argv)
         return process.run(argv, ctx.budget, timeout=None if ctx.budget else ctx.cfg.timeout,
                            env=ctx.tool_env)
     finally:
         ctx.counts[f"cpu ms: {phase}"] += round(1000 * (_children_cpu() - before))
+
+
+#: Longest clang command line run directly (bytes); longer ones go through a response
+#: file, as the user's own ``@file`` did (Linux allows 2 MiB for arguments and
+#: environment together, 128 KiB for one argument).
+MAX_ARGV_BYTES = 96 * 1024
+
+
+def _with_response_file(argv: list[str]) -> list[str]:
+    """``argv`` with its arguments moved into a response file (GNU quoting, which
+    clang reads with ``cl::TokenizeGNUCommandLine``) in the temporary directory,
+    removed when the call ends."""
+    import tempfile as _tempfile
+    quoted = []
+    for a in argv[1:]:
+        quoted.append('"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    fd, path = _tempfile.mkstemp(prefix="llmcc-", suffix=".rsp")
+    with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
+        f.write("\n".join(quoted) + "\n")
+    _RESPONSE_FILES.append(path)
+    return [argv[0], "@" + path]
+
+
+_RESPONSE_FILES: list[str] = []
 
 
 def _children_cpu() -> float:
@@ -948,11 +974,21 @@ def _default_cache_dir() -> str:
     return platformdirs.user_cache_dir("llmcc")
 
 
+def _remove_response_files() -> None:
+    for path in _RESPONSE_FILES:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    _RESPONSE_FILES.clear()
+
+
 def _finish(ctx: Context) -> None:
     """Record the call's counters (never in pinned mode, which writes nothing),
     with this process's own CPU time (start-up and imports, then the rest less
     ranking and size measurement) and its peak resident memory as a bucket."""
     import resource
+    _remove_response_files()
     own = round(1000 * _self_cpu())
     start = ctx.start_cpu_ms or 0
     ctx.counts["cpu ms: start-up and imports"] += start

@@ -143,3 +143,25 @@ def test_preprocessed_input_is_optimized(llmcc, clang, llmcc_env, sample_dir):
     # a rebuild is a hit keyed on the preprocessed file itself
     r = run([llmcc, "-O2", "-c", "sample.i", "-o", "pre2.o"], env=env, cwd=sample_dir)
     assert (sample_dir / "pre2.o").read_bytes() == (sample_dir / "pre.o").read_bytes()
+
+
+def test_a_response_file_too_large_for_a_command_line_is_optimized(llmcc, clang, llmcc_env,
+                                                                    sample_dir):
+    # 50,000 definitions: about 3 MB of arguments, more than a command line may carry
+    import tempfile
+    before = set(os.listdir(tempfile.gettempdir()))
+    flags = [f'-DLLMCC_FLAG_{i}="value with spaces \\\\ and \\"quotes\\" {i}"'
+             for i in range(50000)]
+    (sample_dir / "flags.rsp").write_text("\n".join(flags) + "\n")
+    r = run([llmcc, "-O2", "@flags.rsp", "-c", "sample.c", "-o", "s.o"], env=llmcc_env,
+            cwd=sample_dir)
+    assert r.returncode == 0, r.stderr.decode()[-500:]
+    counters = stats.read(llmcc_env["LLMCC_CACHE_DIR"])
+    assert counters["cache misses"] == 1
+    assert not any(k.startswith(("fallback", "uncacheable")) for k in counters)
+    ref = run([clang, "-Oz", "@flags.rsp", "-c", "sample.c", "-o", "ref.o"], cwd=sample_dir)
+    assert ref.returncode == 0
+    from llmcc.llvm.objsize import object_size
+    assert object_size(str(sample_dir / "s.o")).total <= object_size(str(sample_dir / "ref.o")).total
+    leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.endswith(".rsp")]
+    assert leaked == []
