@@ -89,3 +89,33 @@ def _kill_group(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+#: Exit code :func:`run_logged` returns for a command killed at its timeout (as timeout(1)).
+TIMED_OUT = 124
+
+
+def run_logged(argv: list[str], logf, *, cwd: str | None = None,
+               env: dict[str, str] | None = None, timeout: float | None = None) -> int:
+    """Run a long command (a configure or build step) with its stdout and stderr
+    appended to the open file ``logf``, after a ``$ command`` line; return its
+    exit code, :data:`TIMED_OUT` when it ran past ``timeout`` seconds.
+
+    Like :func:`run`, the command gets a process group of its own, killed whole
+    on timeout or interrupt, so no stray ``make`` keeps compiling.
+    """
+    logf.write(f"\n$ {' '.join(argv)}   (in {cwd or os.getcwd()})\n")
+    logf.flush()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=logf, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.wait()
+        logf.write(f"\n### timed out after {timeout:g} s\n")
+        return TIMED_OUT
+    except BaseException:
+        _kill_group(proc)
+        proc.wait()
+        raise

@@ -32,7 +32,6 @@ import argparse
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -47,6 +46,7 @@ from llmcc import config as config_mod
 from llmcc.store import stats
 from llmcc.errors import LlmccError
 from llmcc.llvm.objsize import ObjectFormatError, object_size
+from llmcc.compile import process
 from llmcc.lab import debian
 from llmcc.lab.metrics import geomean_reduction
 from llmcc.lab.report import pct, text_table
@@ -170,26 +170,9 @@ def load_recipes(path: str | None = None) -> dict[str, Recipe]:
 
 def _run_logged(argv: list[str], cwd: str, env: dict[str, str] | None, logf,
                 timeout: float | None = None) -> int:
-    """Run ``argv`` in ``cwd`` with output appended to ``logf``; return the exit code.
-
-    The command runs in its own process group, killed whole on timeout (exit
-    code 124) or interrupt, so no stray ``make`` keeps compiling.
-    """
-    logf.write(f"\n$ {' '.join(argv)}   (in {cwd})\n")
-    logf.flush()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=logf, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        logf.write(f"\n### timed out after {timeout:g} s\n")
-        return 124
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
+    """Run ``argv`` in ``cwd`` with output appended to ``logf``; return the exit code
+    (124 on timeout; :func:`llmcc.compile.process.run_logged`)."""
+    return process.run_logged(argv, logf, cwd=cwd, env=env, timeout=timeout)
 
 
 def _runner(logf) -> debian.Runner:
@@ -663,7 +646,6 @@ def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
 def ccache_env(env: dict[str, str], ccache_dir: str, st: Settings) -> dict[str, str]:
     """``env`` with ``CC="ccache llmcc"`` and the settings README gives: ccache's
     compiler check on llmcc's identity (computed once) and compiler type clang."""
-    import subprocess
     ident = subprocess.run([st.llmcc, "--identity"], env=env, capture_output=True,
                            text=True, check=True).stdout.strip()
     return dict(env, CC=f"ccache {env['CC']}", CXX=f"ccache {env['CXX']}",

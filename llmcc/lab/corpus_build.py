@@ -37,8 +37,6 @@ import concurrent.futures
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import tomllib
@@ -46,6 +44,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from llmcc.compile import process
 from llmcc.lab import debian
 
 #: Recipe steps, run in this order; each is an optional shell snippet.
@@ -109,22 +108,15 @@ class Builder:
     # -- steps ---------------------------------------------------------------
 
     def _run(self, argv: list[str], cwd: Path, logf, env=None, timeout=None) -> None:
-        logf.write(f"\n$ {' '.join(argv)}   (in {cwd})\n")
-        logf.flush()
-        # Own process group, so a timeout or Ctrl-C also ends make's children.
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=logf, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-        try:
-            returncode = proc.wait(timeout=timeout)
-        except BaseException as e:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-            if isinstance(e, subprocess.TimeoutExpired):
-                raise CorpusError(f"timed out after {timeout:.0f} s: {argv[:3]}") from e
-            raise
+        """Run one step with its output in ``logf`` (its own process group, so a
+        timeout or Ctrl-C also ends make's children).
+
+        Raises:
+            CorpusError: it failed or timed out.
+        """
+        returncode = process.run_logged(argv, logf, cwd=str(cwd), env=env, timeout=timeout)
+        if returncode == process.TIMED_OUT and timeout is not None:
+            raise CorpusError(f"timed out after {timeout:.0f} s: {argv[:3]}")
         if returncode != 0:
             raise CorpusError(f"exit {returncode}: {' '.join(argv)[:300]}")
 
