@@ -26,15 +26,14 @@ from llmcc.errors import LlmccError
 
 
 def corrupt_cache(cache_dir: str) -> dict[str, int]:
-    """Damage every stored decision of ``cache_dir`` in place, in turn: truncate one
+    """Damage every stored decision and object of ``cache_dir`` in place, in turn: truncate one
     to zero bytes, overwrite the next with garbage, cut the next in half.
 
     Returns:
         How many entry files were damaged each way (``truncated``, ``garbage``, ``cut``).
     """
     done = Counter()
-    files = sorted(glob.glob(os.path.join(cache_dir, "entries", "*", "*.json"))
-                   + glob.glob(os.path.join(cache_dir, "preprocessed", "*", "*.json")))
+    files = _stored_files(cache_dir)
     for i, path in enumerate(files):
         with open(path, "r+b") as f:
             data = f.read()
@@ -52,15 +51,23 @@ def corrupt_cache(cache_dir: str) -> dict[str, int]:
     return dict(done)
 
 
+def _stored_files(cache_dir: str) -> list[str]:
+    """Every decision and stored object of ``cache_dir``."""
+    return sorted(glob.glob(os.path.join(cache_dir, "entries", "*", "*.json"))
+                  + glob.glob(os.path.join(cache_dir, "preprocessed", "*", "*.json"))
+                  + glob.glob(os.path.join(cache_dir, "objects", "*", "*.obj")))
+
+
 def damaged_entries(cache_dir: str) -> int:
-    """Entry files of ``cache_dir`` that are not valid JSON (damaged and never rewritten)."""
+    """Stored files of ``cache_dir`` that are still damaged (never looked up again)."""
+    from llmcc.store.objects import decode
     n = 0
-    for path in (glob.glob(os.path.join(cache_dir, "entries", "*", "*.json"))
-                 + glob.glob(os.path.join(cache_dir, "preprocessed", "*", "*.json"))):
+    for path in _stored_files(cache_dir):
         try:
-            with open(path, encoding="utf-8") as f:
-                json.load(f)
-        except (OSError, ValueError):
+            with open(path, "rb") as f:
+                data = f.read()
+            decode(data) if path.endswith(".obj") else json.loads(data)
+        except Exception:  # noqa: BLE001 - any failure to parse is damage
             n += 1
     return n
 

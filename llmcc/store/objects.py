@@ -73,7 +73,7 @@ class ObjectStore(Store):
             self._discard(path)
             return None
         try:
-            rec = _decode(data)
+            rec = decode(data)
         except (ValueError, TypeError, KeyError, zlib.error, RecursionError):
             self.corrupt += 1
             self._discard(path)
@@ -92,11 +92,11 @@ class ObjectStore(Store):
             OSError: the cache is not writable (callers ignore it).
         """
         shard = files.make_dirs(self.cache_dir, os.path.join(self.kind, key[:2]))
-        files.atomic_write(os.path.join(shard, key + self.SUFFIX), _encode(rec))
+        files.atomic_write(os.path.join(shard, key + self.SUFFIX), encode(rec))
         self._evict(shard)
 
 
-def _encode(rec: StoredObject) -> bytes:
+def encode(rec: StoredObject) -> bytes:
     raw = rec.obj + rec.stdout + rec.stderr
     header = {"obj": len(rec.obj), "stdout": len(rec.stdout), "stderr": len(rec.stderr),
               "xxh3": xxhash.xxh3_64_hexdigest(raw), "size": rec.size,
@@ -104,7 +104,7 @@ def _encode(rec: StoredObject) -> bytes:
     return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + zlib.compress(raw, 6)
 
 
-def _decode(data: bytes) -> StoredObject:
+def decode(data: bytes) -> StoredObject:
     if not data.startswith(MAGIC):
         raise ValueError("not an llmcc object record")
     line, sep, payload = data[len(MAGIC):].partition(b"\n")
