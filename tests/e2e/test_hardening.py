@@ -165,3 +165,24 @@ def test_a_response_file_too_large_for_a_command_line_is_optimized(llmcc, clang,
     assert object_size(str(sample_dir / "s.o")).total <= object_size(str(sample_dir / "ref.o")).total
     leaked = [n for n in set(os.listdir(tempfile.gettempdir())) - before if n.endswith(".rsp")]
     assert leaked == []
+
+
+def test_a_cached_pipeline_whose_object_has_another_size_is_not_used(llmcc, clang, llmcc_env,
+                                                                     sample_dir, tmp_path):
+    """An allowlisted but planted pipeline (-O3 makes larger code) in a cache entry:
+    the hit is measured against the entry's size and searched again instead."""
+    cache = tmp_path / "cache"
+    env = dict(llmcc_env, LLMCC_MAX_OBJECTS="0")
+    # a loop that -O3 vectorizes and unrolls: larger than under -Oz
+    (sample_dir / "sample.c").write_text(
+        "void scale(float *a, int n) { for (int i = 0; i < n; i++) a[i] = a[i] * 3.0f + 1.0f; }\n")
+    first, _ = _compile(llmcc, env, sample_dir)
+    entries = list((cache / "entries").rglob("*.json"))
+    assert len(entries) == 1
+    entry = json.loads(entries[0].read_text())
+    entry["pipeline"] = "default<O3>"
+    entries[0].write_text(json.dumps(entry))
+    shutil.rmtree(cache / "preprocessed", ignore_errors=True)
+    again, _ = _compile(llmcc, env, sample_dir)
+    assert again == first
+    assert stats.read(str(cache))["cache entries with another size"] == 1
