@@ -523,8 +523,13 @@ def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir:
     with ctx.Pool(n_jobs, initializer=_init_worker, initargs=(state_dir, timeout)) as pool, \
             open(out_path, "a", encoding="utf-8") as out, \
             open(fail_path, "a", encoding="utf-8") as fails:
-        for rec, failures in tqdm(pool.imap_unordered(worker, jobs), total=len(jobs),
-                                  desc=desc, unit="TU", file=sys.stderr):
+        saved = 0
+        bar = tqdm(pool.imap_unordered(worker, jobs), total=len(jobs), desc=desc, unit="TU",
+                   file=sys.stderr)
+        for rec, failures in bar:
+            if rec.get("best_size") is not None and rec.get("oz_size") is not None:
+                saved += rec["oz_size"] - rec["best_size"]  # bytes under -Oz found so far
+                bar.set_postfix(saved=f"{saved:,} B", refresh=False)
             append_jsonl(out, [rec])
             append_jsonl(fails, [{"ir_hash": h, "pipeline": p, "error": err}
                                  for h, p, err in failures], sort_keys=False)
