@@ -26,6 +26,7 @@ The state directory defaults to ``.llmcc-autotune`` in the current directory
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -117,7 +118,8 @@ def search(state: str, tus: list[tune.TU], budget: int, seed: int, jobs: int,
 def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -> list[dict]:
     """Verify each TU's best pipeline and write it into the decision cache.
 
-    Returns the decision records (also appended to ``STATE/decisions.jsonl``):
+    Returns the decision records (:func:`log_decisions` appends them to
+    ``STATE/decisions.jsonl``):
     ``key``, ``pipeline``, ``size``, ``oz_size``, ``status`` (``written``,
     ``kept`` when the cache already holds a decision as small, or
     ``rejected: REASON``).
@@ -169,20 +171,57 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
             if current is not None and current.size <= d["size"]:
                 d["status"] = "kept"
             else:
+                if current is not None:
+                    d["previous"] = dataclasses.asdict(current)
                 store.put(rec["key"], cache_mod.Entry(pipeline, d["size"], oz_size, d["source"],
                                                       ev.ctx.tc.identity))
                 d["status"] = "written"
         except (ValueError, LlmccError, OSError) as e:
             d["status"] = f"rejected: {e}"
         out.append(d)
-    with open(os.path.join(state, "decisions.jsonl"), "a", encoding="utf-8") as f:
-        for d in out:
-            f.write(json.dumps(d, sort_keys=True) + "\n")
     if any(d["status"] == "written" for d in out):
         # Rebuild shortcuts keyed by preprocessed source predate the tuned decisions.
         for kind in ("preprocessed", "objects"):
             cache_mod.Store(cache_dir, kind=kind).clear()
     return out
+
+
+def log_decisions(state: str, decisions: list[dict]) -> None:
+    """Append ``decisions`` to ``STATE/decisions.jsonl`` (later lines win)."""
+    with open(os.path.join(state, "decisions.jsonl"), "a", encoding="utf-8") as f:
+        for d in decisions:
+            f.write(json.dumps({k: v for k, v in d.items() if k != "previous"},
+                               sort_keys=True) + "\n")
+
+
+def verify_with_tests(command: str, cache_dir: str, decisions: list[dict]) -> bool:
+    """Rebuild and test the project with the tuned decisions (``command``, run by
+    ``bash -c`` in the current directory with ``CC=llmcc``); when it fails, every
+    decision written by this run is rolled back to the cache's previous one, and
+    its status says so. Returns whether the tests passed.
+    """
+    from llmcc.store import cache as cache_mod
+    env = dict(os.environ, LLMCC_CACHE_DIR=cache_dir)
+    env.setdefault("CC", "llmcc")
+    env.setdefault("CXX", "llmcc++")
+    passed = subprocess.run(["bash", "-c", command], env=env).returncode == 0
+    if not passed:
+        store = cache_mod.Store(cache_dir)
+        for d in decisions:
+            if d["status"] != "written":
+                continue
+            prev = d.get("previous")
+            if prev:
+                store.put(d["key"], cache_mod.Entry(**prev))
+            else:
+                try:
+                    os.unlink(store._path(d["key"]))
+                except OSError:
+                    pass
+            d["status"] = "rolled back: --verify-tests failed"
+        for kind in ("preprocessed", "objects"):  # built from the rolled-back decisions
+            cache_mod.Store(cache_dir, kind=kind).clear()
+    return passed
 
 
 def report(state: str) -> dict:
@@ -234,6 +273,10 @@ def main(argv: list[str]) -> int:
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
+    run.add_argument("--verify-tests", default=None, metavar="COMMAND",
+                     help="rebuild and test with the tuned decisions (e.g. 'make clean && "
+                          "make && make check'); on failure this run's decisions are rolled "
+                          "back")
     run.add_argument("--cache-dir", default=None,
                      help="decision cache to write (default: llmcc's, as the build uses)")
     rep = sub.add_parser("report", help="sizes before and after tuning")
@@ -256,11 +299,17 @@ def main(argv: list[str]) -> int:
         tus, _ = recorded_tus(ns.state)
         finished = search(ns.state, tus, ns.budget, ns.seed, ns.jobs, ns.timeout, deadline)
         decisions = decide(ns.state, cache_dir, ns.budget, ns.seed, ns.timeout)
+        tests = None
+        if ns.verify_tests and any(d["status"] == "written" for d in decisions):
+            tests = verify_with_tests(ns.verify_tests, cache_dir, decisions)
+        log_decisions(ns.state, decisions)
         written = sum(d["status"] == "written" for d in decisions)
         rejected = sum(d["status"].startswith("rejected") for d in decisions)
         print(f"autotune: {len(tus)} TUs, {written} tuned decisions written to {cache_dir}, "
               f"{rejected} rejected by verification"
-              + ("" if finished else "; stopped by --time, rerun to resume"))
+              + ("" if finished else "; stopped by --time, rerun to resume")
+              + ("" if tests is None else "; --verify-tests " + (
+                  "passed" if tests else "FAILED: this run's decisions were rolled back")))
         return 0
     rows = report(ns.state)
     if ns.json:

@@ -108,3 +108,21 @@ def test_a_winner_that_fails_verification_is_dropped(llmcc, llmcc_env, tmp_path)
     assert [d["status"].split(":")[0] for d in decisions] == ["rejected"]
     assert not list((tmp_path / "cache" / "entries").rglob("*.json")) or all(
         "internalize" not in p.read_text() for p in (tmp_path / "cache" / "entries").rglob("*.json"))
+
+
+def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, tmp_path):
+    root = tmp_path / "proj"
+    write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc)
+    at = [llmcc, "autotune", "--state", str(state)]
+    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    default = _objects(root)
+    r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-tests",
+                  "make clean >/dev/null && make -j2 >/dev/null && false"], env=env, cwd=root)
+    assert r.returncode == 0 and b"FAILED" in r.stdout, r.stderr.decode()
+    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    assert decisions and not any(d["status"] == "written" for d in decisions)
+    assert any(d["status"].startswith("rolled back") for d in decisions)
+    _make(root, env)
+    assert _objects(root) == default  # the decisions of the recorded build again
