@@ -93,7 +93,7 @@ def recorded_tus(state: str) -> tuple[list[tune.TU], dict[str, dict]]:
 
 
 def search(state: str, tus: list[tune.TU], budget: int, seed: int, jobs: int,
-           timeout: float, deadline: float | None) -> bool:
+           timeout: float, deadline: float | None, ray_address: str | None = None) -> bool:
     """Successive-halving search of ``tus`` into ``STATE/search.jsonl``.
 
     Returns:
@@ -112,7 +112,7 @@ def search(state: str, tus: list[tune.TU], budget: int, seed: int, jobs: int,
         print(f"autotune: rung {rung + 1} of {len(rungs)} ({rungs[rung]} compiles per TU in "
               f"all): {len(todo)} TUs to go", file=sys.stderr)
         tune.stream_search([(t, extra, seed, seeds, inc, rung) for t, extra, inc in batch],
-                           state, jobs, timeout, f"autotune rung {rung + 1}")
+                           state, jobs, timeout, f"autotune rung {rung + 1}", ray_address)
 
 
 def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -> list[dict]:
@@ -272,6 +272,8 @@ def main(argv: list[str]) -> int:
     run.add_argument("--time", default=None, help="stop after this long (e.g. 2h); resumable")
     run.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--ray", default=None, metavar="ADDRESS",
+                     help="search on the Ray cluster at ADDRESS (HOST:PORT or 'auto')")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
     run.add_argument("--verify-tests", default=None, metavar="COMMAND",
                      help="rebuild and test with the tuned decisions (e.g. 'make clean && "
@@ -297,7 +299,8 @@ def main(argv: list[str]) -> int:
         from llmcc import config as config_mod
         cache_dir = ns.cache_dir or config_mod.load(dict(os.environ)).cache_dir
         tus, _ = recorded_tus(ns.state)
-        finished = search(ns.state, tus, ns.budget, ns.seed, ns.jobs, ns.timeout, deadline)
+        finished = search(ns.state, tus, ns.budget, ns.seed, ns.jobs, ns.timeout, deadline,
+                          ns.ray)
         decisions = decide(ns.state, cache_dir, ns.budget, ns.seed, ns.timeout)
         tests = None
         if ns.verify_tests and any(d["status"] == "written" for d in decisions):

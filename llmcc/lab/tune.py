@@ -536,12 +536,18 @@ def _stream(jobs, worker, out_path: str, fail_path: str, n_jobs: int, state_dir:
 
 
 def stream_search(jobs: list[tuple], state_dir: str, n_jobs: int, timeout: float,
-                  desc: str) -> None:
+                  desc: str, ray_address: str | None = None) -> None:
     """Run search jobs ``(tu, extra_budget, seed, seeds, incumbent, rung)`` on
-    ``n_jobs`` processes, appending results to ``STATE/search.jsonl`` and
+    ``n_jobs`` processes, or on the Ray cluster at ``ray_address``
+    (:mod:`llmcc.lab.cluster`), appending results to ``STATE/search.jsonl`` and
     failures to ``STATE/failures.jsonl`` as they finish (the resume state)."""
-    _stream(jobs, _search_job, os.path.join(state_dir, "search.jsonl"),
-            os.path.join(state_dir, "failures.jsonl"), n_jobs, state_dir, timeout, desc)
+    out = os.path.join(state_dir, "search.jsonl")
+    fails = os.path.join(state_dir, "failures.jsonl")
+    if ray_address:
+        from llmcc.lab import cluster
+        cluster.stream_search(jobs, out, fails, ray_address, timeout, desc)
+    else:
+        _stream(jobs, _search_job, out, fails, n_jobs, state_dir, timeout, desc)
 
 
 def cmd_search(ns) -> int:
@@ -565,7 +571,7 @@ def cmd_search(ns) -> int:
         jobs = [(t, extra, ns.seed, seeds, inc, rung) for t, extra, inc in todo]
         print(f"search: rung {rung} of {len(rungs)} ({rungs[rung]} compiles per TU in all): "
               f"{len(jobs)} TUs to go, {len(seeds)} seed pass lists", file=sys.stderr)
-        stream_search(jobs, ns.out, ns.jobs, ns.timeout, f"search rung {rung}")
+        stream_search(jobs, ns.out, ns.jobs, ns.timeout, f"search rung {rung}", ns.ray)
     print(f"search: {len(tus)} TUs selected, every rung done", file=sys.stderr)
     return 0
 
@@ -836,6 +842,9 @@ def main(argv: list[str]) -> int:
                            help="successive halving: every TU gets B0 compiles, the --keep "
                                 "fraction with the largest gains continues to B1 in all, "
                                 "and so on (overrides --budget)")
+            s.add_argument("--ray", default=None, metavar="ADDRESS",
+                           help="run on the Ray cluster at ADDRESS (HOST:PORT or 'auto'; "
+                                "pip install 'llmcc[cluster]') instead of --jobs processes")
             s.add_argument("--searched-only", action="store_true",
                            help="only TUs OUT/search.jsonl already holds (continue an "
                                 "earlier search in deeper rungs)")
