@@ -23,9 +23,10 @@ class WorkerToolchainError(RuntimeError):
     """A Ray worker's clang/opt differ from the driver's."""
 
 
-def _search_task(ir_text: str, tu_fields: dict, extra: int, seed: int, seeds, incumbent,
-                 rung: int, timeout: float, identity: str):
-    """One TU's search on a worker: returns ``(record, failures)`` as a local job does."""
+def _task(kind: str, ir_text: str, tu_fields: dict, timeout: float, identity: str, *args):
+    """One TU's job on a worker, ``kind`` ``"search"`` or ``"label"``: the same
+    function a local ``--jobs`` process runs (``tune._search_job``/``_label_job``);
+    returns its ``(record, failures)``."""
     import tempfile
     from llmcc.lab import tune
     with tempfile.TemporaryDirectory(prefix="llmcc-ray-") as d:
@@ -39,9 +40,9 @@ def _search_task(ir_text: str, tu_fields: dict, extra: int, seed: int, seeds, in
                 f"{ev.ctx.tc.clang} (identity {ev.ctx.tc.identity[:12]}), the driver "
                 f"{identity[:12]}: install the same toolchain on every node")
         tu = tune.TU(**dict(tu_fields, ir_path=path))
-        ev.failures = []
-        rec = tune.search_tu(ev, tu, extra, seed, seeds, incumbent, rung)
-        return rec, ev.failures
+        tune._WORKER["ev"] = ev
+        job = tune._search_job if kind == "search" else tune._label_job
+        return job((tu,) + tuple(args))
 
 
 def stream_search(jobs: list[tuple], out_path: str, fail_path: str, address: str,
@@ -53,6 +54,18 @@ def stream_search(jobs: list[tuple], out_path: str, fail_path: str, address: str
     Raises:
         SystemExit: Ray cannot be reached, or a worker has another toolchain.
     """
+    _stream("search", jobs, out_path, fail_path, address, timeout, desc)
+
+
+def stream_labels(jobs: list[tuple], out_path: str, fail_path: str, address: str,
+                  timeout: float, desc: str) -> None:
+    """Run label jobs ``(tu, pipelines)`` (``llmcc tune broadcast``) on the cluster,
+    as :func:`stream_search` does."""
+    _stream("label", jobs, out_path, fail_path, address, timeout, desc)
+
+
+def _stream(kind: str, jobs: list[tuple], out_path: str, fail_path: str, address: str,
+            timeout: float, desc: str) -> None:
     import ray
     from tqdm import tqdm
     from llmcc.compile.toolchain import resolve, self_paths
@@ -65,17 +78,20 @@ def stream_search(jobs: list[tuple], out_path: str, fail_path: str, address: str
                  ignore_reinit_error=True)
     except Exception as e:  # noqa: BLE001 - any failure to connect is the user's to fix
         raise SystemExit(f"llmcc: cannot connect to the Ray cluster at {address}: {e}")
-    task = ray.remote(max_retries=3, retry_exceptions=False)(_search_task)
-    seeds_ref = ray.put(jobs[0][3])
+    task = ray.remote(max_retries=3, retry_exceptions=False)(_task)
+    shared = {}  # one object-store copy of arguments every job shares (seed lists)
     pending = {}
-    for tu, extra, seed, _, incumbent, rung in jobs:
+    for tu, *args in jobs:
+        for a in args:
+            if isinstance(a, list) and len(a) > 8 and id(a) not in shared:
+                shared[id(a)] = ray.put(a)
+        # top-level arguments: Ray resolves object references only there
+        args = [shared.get(id(a), a) for a in args]
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
             ir_ref = ray.put(f.read())
         fields = {k: getattr(tu, k) for k in ("ir_hash", "codegen_args", "package", "split",
                                               "ir_bytes")}
-        ref = task.remote(ir_ref, fields, extra, seed, seeds_ref, incumbent, rung, timeout,
-                          identity)
-        pending[ref] = tu.ir_hash
+        pending[task.remote(kind, ir_ref, fields, timeout, identity, *args)] = tu.ir_hash
     with open(out_path, "a", encoding="utf-8") as out, \
             open(fail_path, "a", encoding="utf-8") as fails, \
             tqdm(total=len(pending), desc=desc, unit="TU", file=sys.stderr) as bar:
@@ -88,7 +104,7 @@ def stream_search(jobs: list[tuple], out_path: str, fail_path: str, address: str
                 cause = getattr(e, "cause", None)
                 if isinstance(cause, WorkerToolchainError):
                     raise SystemExit(f"llmcc: {cause}")
-                raise SystemExit(f"llmcc: the search of {pending[done[0]]} failed on the "
+                raise SystemExit(f"llmcc: the job of {pending[done[0]]} failed on the "
                                  f"cluster: {e}")
             append_jsonl(out, [rec])
             append_jsonl(fails, [{"ir_hash": h, "pipeline": p, "error": err}

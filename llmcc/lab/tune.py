@@ -639,6 +639,12 @@ def cmd_broadcast(ns) -> int:
             jobs.append((t, missing))
     print(f"broadcast: {len(pipelines)} pipelines x {len(tus)} TUs, {len(jobs)} TUs to label",
           file=sys.stderr)
+    if ns.ray:
+        from llmcc.lab import cluster
+        cluster.stream_labels(jobs, os.path.join(ns.out, "labels.jsonl"),
+                              os.path.join(ns.out, "failures.jsonl"), ns.ray, ns.timeout,
+                              "broadcast")
+        return 0
     _stream(jobs, _label_job, os.path.join(ns.out, "labels.jsonl"),
             os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "broadcast")
     return 0
@@ -856,6 +862,8 @@ def main(argv: list[str]) -> int:
                                 "default: the shipped coreset; 'none': random lists only)")
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
+            s.add_argument("--ray", default=None, metavar="ADDRESS",
+                           help="run on the Ray cluster at ADDRESS instead of --jobs processes")
             s.add_argument("--add", action="append", help="also label this pipeline")
             s.add_argument("--exclude-searched", action="store_true",
                            help="skip the TUs of OUT/search.jsonl, so a pipeline is not "

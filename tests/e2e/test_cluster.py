@@ -65,7 +65,7 @@ def test_a_ray_run_gives_the_same_search_as_local_processes(llmcc, llmcc_env, tm
     # kill one Ray worker in the middle of a task: its batch is run again
     killed = False
     while proc.poll() is None and not killed and time.monotonic() - t0 < 120:
-        ps = subprocess.run(["pgrep", "-f", "ray::_search_task"], capture_output=True, text=True)
+        ps = subprocess.run(["pgrep", "-f", "ray::_task"], capture_output=True, text=True)
         pids = [int(p) for p in ps.stdout.split()]
         if pids:
             os.kill(pids[0], signal.SIGKILL)
@@ -76,6 +76,14 @@ def test_a_ray_run_gives_the_same_search_as_local_processes(llmcc, llmcc_env, tm
     assert killed
     a, b = _records(local / "search.jsonl"), _records(cluster / "search.jsonl")
     assert a == b  # same records, each TU and rung once
+    # labels: the broadcast of the winners, on the cluster and locally
+    bc = ["--corpus", str(rec), "--packages", str(pk), "--top", "4"]
+    for d in (local, cluster):
+        (d / "broadcast.json").unlink(missing_ok=True)
+    r1 = run([llmcc, "tune", "broadcast", "--out", str(local), "--jobs", "2"] + bc, env=env)
+    r2 = run([llmcc, "tune", "broadcast", "--out", str(cluster), "--ray", address] + bc, env=env)
+    assert r1.returncode == 0 and r2.returncode == 0, r2.stderr.decode()[-2000:]
+    assert _records(local / "labels.jsonl") == _records(cluster / "labels.jsonl")
 
 
 def test_a_worker_with_another_toolchain_is_refused(llmcc, llmcc_env, tmp_path, ray_cluster):
@@ -85,9 +93,10 @@ def test_a_worker_with_another_toolchain_is_refused(llmcc, llmcc_env, tmp_path, 
     address, _ = ray_cluster
     ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     try:
-        task = ray.remote(max_retries=0)(cluster._search_task)
-        ref = task.remote("", {"ir_hash": "x", "codegen_args": (), "package": "", "split": "train",
-                               "ir_bytes": 0}, 1, 0, [], None, 0, 10.0, "0" * 32)
+        task = ray.remote(max_retries=0)(cluster._task)
+        ref = task.remote("search", "", {"ir_hash": "x", "codegen_args": (), "package": "",
+                                         "split": "train", "ir_bytes": 0},
+                          10.0, "0" * 32, 1, 0, [], None, 0)
         with pytest.raises(ray.exceptions.RayTaskError) as e:
             ray.get(ref)
         assert isinstance(e.value.cause, cluster.WorkerToolchainError)
