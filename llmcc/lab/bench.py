@@ -490,6 +490,14 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
                        if v in ("cold", "warm")}
     if "ccache" in builds:
         s["ccache_wall_ratio"] = builds["ccache"].wall_s / oz.wall_s if oz.wall_s else None
+    tuned = builds.get("tuned")
+    if tuned is not None:
+        paths = [t.path for t in tus]
+        s["bytes_tuned"] = sum(tuned.objects.get(p, 0) for p in paths)
+        s["reduction_tuned_pct"] = (100.0 * (total_oz - s["bytes_tuned"]) / total_oz
+                                    if total_oz else 0.0)
+        s["tuned_wall_ratio"] = tuned.wall_s / oz.wall_s if oz.wall_s else None
+        s["tests_tuned"] = tuned.test_passed
     if warm is not None:
         s.update(
             warm_wall_ratio=warm.wall_s / oz.wall_s if oz.wall_s else None,
@@ -535,6 +543,25 @@ def phase_lines(projects: list[dict]) -> list[str]:
     rows.append(["peak RSS of a compiler process (MB, up to)", str(rss["cold"]),
                  str(rss["warm"])])
     return text_table(["CPU seconds by phase (llmcc's own work)", "cold", "warm"], rows)
+
+
+def autotune_lines(projects: list[dict], budget: int) -> list[str]:
+    """The tuned build against the default one: bytes, reductions against -Oz, the
+    search's CPU time, the rebuild's wall time and the tests (``--autotune``)."""
+    rows = []
+    for p in projects:
+        s = p.get("summary", {})
+        if "bytes_tuned" not in s:
+            rows.append([p["name"], "-", "-", "-", "-", "-", "-",
+                         "FAILED" if p.get("autotune_error") else "-"])
+            continue
+        rows.append([p["name"], f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
+                     f"{s['bytes_tuned']:,}", pct(s["reduction_total_pct"]),
+                     pct(s["reduction_tuned_pct"]), f"{p['autotune']['search_cpu_s']:.0f}",
+                     f"{_ratio(s['tuned_wall_ratio'])} {verdict(s['tests_tuned'])}"])
+    return text_table([f"autotune (budget {budget})", "-Oz bytes", "default bytes",
+                       "tuned bytes", "default red.", "tuned red.", "search CPU s",
+                       "rebuild, tests"], rows)
 
 
 def total_summary(projects: list[dict]) -> dict:
@@ -633,6 +660,7 @@ class Settings:
     candidates: int | None
     timeout: float
     ccache: bool = False
+    autotune: int | None = None
 
 
 def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
@@ -641,6 +669,32 @@ def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
     if st.candidates is not None:
         extra["LLMCC_CANDIDATES"] = str(st.candidates)
     return build_env(recipe, st.llmcc, st.llmccxx, st.jobs, extra)
+
+
+def autotune_build(recipe: Recipe, src: str, pdir: str, env: dict[str, str], cache_dir: str,
+                   st: Settings, progress) -> tuple[Build, float]:
+    """``llmcc autotune`` on the project at ``st.autotune`` compiles per TU: a build
+    with IR recording, the search and its verified decisions into ``cache_dir``,
+    then a rebuild (tests run) that gets the tuned objects.
+
+    Returns:
+        (the tuned rebuild, CPU seconds of the search as its records report them).
+    """
+    from llmcc.lab import autotune, tune
+    state = os.path.join(pdir, "autotune")
+    shutil.rmtree(state, ignore_errors=True)
+    record_env = dict(env, LLMCC_RECORD=os.path.join(state, "corpus"))
+    build_variant(recipe, "record", src, pdir, record_env, run_tests=False,
+                  timeout=st.timeout, progress=progress)
+    tus, _ = autotune.recorded_tus(state)
+    autotune.search(state, tus, st.autotune, 0, st.jobs, 60.0, None)
+    autotune.log_decisions(state, autotune.decide(state, cache_dir, st.autotune, 0, 60.0))
+    stats.zero(cache_dir)
+    b = build_variant(recipe, "tuned", src, pdir, env, run_tests=True, timeout=st.timeout,
+                      progress=progress)
+    b.stats = dict(stats.read(cache_dir))
+    cpu = sum(r.get("seconds", 0.0) for r in tune.search_results(state).values())
+    return b, round(cpu, 1)
 
 
 def ccache_env(env: dict[str, str], ccache_dir: str, st: Settings) -> dict[str, str]:
@@ -701,6 +755,15 @@ def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
         except (BenchError, OSError) as e:
             out["ccache_error"] = str(e)
             builds.pop("ccache", None)
+    if st.autotune:
+        try:  # autotune the project's own build and rebuild with the tuned decisions
+            b, search_cpu_s = autotune_build(recipe, src, pdir, envs["warm"], cache_dir, st,
+                                             progress)
+            builds["tuned"] = b
+            out["builds"]["tuned"] = _build_json(b)
+            out["autotune"] = {"budget": st.autotune, "search_cpu_s": search_cpu_s}
+        except (BenchError, OSError) as e:
+            out["autotune_error"] = str(e)
     tus, unmatched = compare(builds["oz"], builds["cold"], builds["warm"])
     out["tus"] = [asdict(t) | {"verdict": t.verdict} for t in tus]
     out["unmatched"] = unmatched
@@ -860,7 +923,8 @@ def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
               "clang": st.clang, "clangxx": st.clangxx,
               "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
               "work": st.work, "projects": []}
-    progress = Progress(len(names) * (1 + 2 * (len(VARIANTS) + 2 * st.ccache) + 2))
+    progress = Progress(len(names) * (1 + 2 * (len(VARIANTS) + 2 * st.ccache
+                                                + 2 * bool(st.autotune)) + 2))
     os.makedirs(st.work, exist_ok=True)
     try:
         for name in names:
@@ -899,4 +963,5 @@ def settings_from_args(ns: argparse.Namespace) -> Settings:
                     clangxx=find_clang(True, self_paths(), env),
                     llmcc=llmcc, llmccxx=llmccxx, jobs=max(1, ns.jobs or os.cpu_count() or 1),
                     candidates=ns.candidates, timeout=ns.timeout,
-                    ccache=shutil.which("ccache") is not None and not ns.no_ccache)
+                    ccache=shutil.which("ccache") is not None and not ns.no_ccache,
+                    autotune=ns.autotune)

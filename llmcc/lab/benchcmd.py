@@ -14,7 +14,8 @@ import tomllib
 
 from llmcc.errors import LlmccError
 from llmcc.lab import bench_checks
-from llmcc.lab.bench import (BenchError, Recipe, load_recipes, phase_lines, plot, project_lines,
+from llmcc.lab.bench import (BenchError, Recipe, autotune_lines, load_recipes, phase_lines, plot,
+                             project_lines,
                              project_recipe, run, settings_from_args, summary_lines,
                              exit_status)
 
@@ -33,6 +34,10 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--plot", metavar="FILE",
                     help="PNG plot of per-TU reductions and of size against compiles per TU "
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
+    ap.add_argument("--autotune", type=int, default=None, metavar="BUDGET",
+                    help="after the cold and warm builds, autotune each project at BUDGET "
+                         "compiles per TU and rebuild with the tuned decisions (sizes, "
+                         "rebuild time and tests in an extra table)")
     ap.add_argument("--no-ccache", action="store_true",
                     help="skip the two builds through ccache (CC=\"ccache llmcc\")")
     ap.add_argument("--candidates", type=int, default=None, metavar="K",
@@ -117,6 +122,9 @@ def main(argv: list[str]) -> int:
     print("\n".join(summary_lines(report["projects"], report["total"])))
     print()
     print("\n".join(phase_lines(report["projects"])))
+    if st.autotune:
+        print()
+        print("\n".join(autotune_lines(report["projects"], st.autotune)))
     print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
           "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
           "cold/warm/warm+ccache: configure+build wall time as a multiple of the -Oz "

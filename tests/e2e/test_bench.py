@@ -125,3 +125,21 @@ def test_bench_force_pipelines_runs_the_tests_per_pipeline(tmp_path):
     # a pipeline the allowlist refuses is never run: every TU falls back to plain clang
     assert bad["forced"] == 0 and bad["fallbacks"] == N_FILES + 1 and bad["tests"] is True
     assert r.returncode == 1  # a pipeline that cannot build the project is reported
+
+
+def test_bench_autotune_adds_a_tuned_rebuild(tmp_path):
+    from tests.e2e.project import write_project
+    proj = tmp_path / "demo"
+    expected = write_project(proj)
+    (proj / "expected.txt").write_bytes(expected)
+    r, data = _bench_project(tmp_path, "--project", str(proj), "--no-ccache", "--autotune", "8",
+                             "--build", 'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"',
+                             "--test", "./prog | cmp - expected.txt")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "autotune (budget 8)" in r.stdout
+    (p,) = data["projects"]
+    s = p["summary"]
+    assert s["tests_tuned"] is True
+    assert s["bytes_tuned"] <= s["bytes_llmcc"] <= s["bytes_oz"]
+    tuned = p["builds"]["tuned"]["stats"]
+    assert tuned.get("cache misses", 0) == 0 and tuned["cache hits"] >= len(p["tus"])
