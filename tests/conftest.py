@@ -1,7 +1,9 @@
 """Shared fixtures: an isolated llmcc environment and the real toolchain."""
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -32,3 +34,17 @@ def clang():
 def run(argv, env=None, cwd=None, check=False, **kw):
     """Run ``argv`` and capture bytes output."""
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=check, **kw)
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Fail instead of hanging when the body blocks (e.g. opening a FIFO)."""
+    def expire(signum, frame):
+        raise AssertionError(f"blocked for {seconds} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -342,25 +342,8 @@ def _install(src: str, dest: str) -> None:
         with open(src, "rb") as f, open(dest, "wb") as out:
             shutil.copyfileobj(f, out)
         return
-    d = os.path.dirname(os.path.abspath(dest))
-    fd, tmp = tempfile.mkstemp(prefix=".llmcc-", suffix=".o", dir=d)
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with open(src, "rb") as f:
+        files.atomic_write(dest, f.read())
 
 
 def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,

@@ -55,3 +55,8 @@ def write_project(root):
         "clean:\n\trm -f *.o *.d prog\n"
         "-include *.d\n")
     return f"{expected}\n".encode()
+
+
+def objects(root, pattern="*.o"):
+    """File name -> bytes of the build outputs matching ``pattern`` under ``root``."""
+    return {p.name: p.read_bytes() for p in sorted(root.glob(pattern))}

@@ -7,11 +7,7 @@ import pytest
 
 from llmcc.store import stats
 from tests.conftest import run
-from tests.e2e.project import N_FILES, write_project
-
-
-def _objects(root):
-    return {p.name: p.read_bytes() for p in sorted(root.glob("*.o"))}
+from tests.e2e.project import objects, N_FILES, write_project
 
 
 def _make(root, env):
@@ -31,7 +27,7 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     assert r.returncode == 0, r.stderr.decode()
     records = (state / "corpus" / "records.jsonl").read_text().splitlines()
     assert len(records) == N_FILES + 1
-    default = _objects(root)
+    default = objects(root)
 
     r = run(at + ["run", "--budget", "10", "--jobs", "2"], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
@@ -49,7 +45,7 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     stats.zero(env["LLMCC_CACHE_DIR"])
     _make(root, env)
     assert run(["./prog"], cwd=root).stdout == expected
-    tuned = _objects(root)
+    tuned = objects(root)
     counters = stats.read(env["LLMCC_CACHE_DIR"])
     assert counters["cache misses"] == 0 and counters["cache hits"] == N_FILES + 1
     from llmcc.llvm.objsize import object_size
@@ -62,13 +58,13 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     hermetic = dict(env, LLMCC_PINNED=str(pin), HOME=str(tmp_path / "no-home"),
                     LLMCC_CACHE_DIR="/proc/llmcc-no-cache")
     _make(root, hermetic)
-    assert _objects(root) == tuned
+    assert objects(root) == tuned
 
     # a ranker change does not throw tuned decisions away
     stats.zero(env["LLMCC_CACHE_DIR"])
     _make(root, dict(env, LLMCC_RANKER="static", LLMCC_MAX_OBJECTS="0"))
     tuned_names = {os.path.basename(d["source_file"])[:-2] + ".o" for d in written.values()}
-    after = _objects(root)
+    after = objects(root)
     assert tuned_names and all(after[n] == tuned[n] for n in tuned_names)
     # only TUs without a tuned decision are searched again by the new ranker
     assert stats.read(env["LLMCC_CACHE_DIR"])["cache misses"] == N_FILES + 1 - len(tuned_names)
@@ -117,7 +113,7 @@ def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, t
     env = dict(llmcc_env, CC=llmcc)
     at = [llmcc, "autotune", "--state", str(state)]
     assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
-    default = _objects(root)
+    default = objects(root)
     r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-tests",
                   "make clean >/dev/null && make -j2 >/dev/null && false"], env=env, cwd=root)
     assert r.returncode == 0 and b"FAILED" in r.stdout, r.stderr.decode()
@@ -125,4 +121,4 @@ def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, t
     assert decisions and not any(d["status"] == "written" for d in decisions)
     assert any(d["status"].startswith("rolled back") for d in decisions)
     _make(root, env)
-    assert _objects(root) == default  # the decisions of the recorded build again
+    assert objects(root) == default  # the decisions of the recorded build again

@@ -11,7 +11,7 @@ import pytest
 
 from llmcc.store import stats
 from tests.conftest import run
-from tests.e2e.project import write_project
+from tests.e2e.project import objects, write_project
 
 
 def _free_port():
@@ -42,15 +42,11 @@ def redis_url(tmp_path):
     proc.wait()
 
 
-def _objects(root):
-    return {p.name: p.read_bytes() for p in sorted(root.glob("*.o"))}
-
-
 def _build(root, env):
     run(["make", "clean"], cwd=root, check=True)
     r = run(["make", "-j4"], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
-    return _objects(root)
+    return objects(root)
 
 
 def test_a_second_machine_builds_warm_from_the_shared_store(llmcc, llmcc_env, tmp_path,
@@ -83,7 +79,7 @@ def test_a_second_machine_builds_warm_from_the_shared_store(llmcc, llmcc_env, tm
     proc.kill()
     proc.wait()
     assert build.wait(timeout=600) == 0, build.stderr.read().decode()
-    assert _objects(root) == cold
+    assert objects(root) == cold
     s3 = stats.read(third["LLMCC_CACHE_DIR"])
     assert s3.get("remote hits", 0) + s3.get("remote errors", 0) >= 1
 

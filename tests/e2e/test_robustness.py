@@ -8,16 +8,12 @@ import pytest
 
 from llmcc.llvm.objsize import object_size
 from tests.conftest import run
-from tests.e2e.project import N_FILES, write_project
+from tests.e2e.project import objects, N_FILES, write_project
 
 
 def _stats(llmcc, env):
     from llmcc.store import stats
     return stats.read(env["LLMCC_CACHE_DIR"])
-
-
-def _objects(root):
-    return {p.name: p.read_bytes() for p in sorted(root.glob("*.o"))}
 
 
 def _make(root, env, *extra):
@@ -32,13 +28,13 @@ def test_parallel_builds_share_one_cache_and_survive_corruption(llmcc, llmcc_env
     expected = write_project(root)
     _make(root, env)
     assert run(["./prog"], cwd=root).stdout == expected
-    cold = _objects(root)
+    cold = objects(root)
     s = _stats(llmcc, env)
     assert s["cache misses"] == N_FILES + 1 and s["cache hits"] == 0
 
     _make(root, env, "clean")
     _make(root, env)
-    assert _objects(root) == cold
+    assert objects(root) == cold
     assert _stats(llmcc, env)["cache hits"] == N_FILES + 1
 
     # decisions by IR and by preprocessed source (see driver.preprocessed_key)
@@ -50,7 +46,7 @@ def test_parallel_builds_share_one_cache_and_survive_corruption(llmcc, llmcc_env
         p.write_bytes(b"" if i % 2 else b"\x89garbage{\"pipeline\":")
     _make(root, env, "clean")
     _make(root, env)
-    assert _objects(root) == cold
+    assert objects(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
     assert _stats(llmcc, env)["corrupt cache entries"] == 3 * (N_FILES + 1)
 
@@ -60,7 +56,7 @@ def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
     root = tmp_path / "proj"
     expected = write_project(root)
     _make(root, env)
-    cold = _objects(root)
+    cold = objects(root)
     marker = tmp_path / "pwned"
     for p in (tmp_path / "cache").glob("*/*/*.json"):
         entry = json.loads(p.read_text())
@@ -68,7 +64,7 @@ def test_disallowed_pipeline_in_cache_is_rejected(llmcc, llmcc_env, tmp_path):
         p.write_text(json.dumps(entry))
     _make(root, env, "clean")
     _make(root, env)
-    assert _objects(root) == cold
+    assert objects(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
     assert _stats(llmcc, env)["rejected pipelines"] == 2 * (N_FILES + 1)
 

@@ -5,7 +5,7 @@ import os
 
 from llmcc.store import stats
 from tests.conftest import run
-from tests.e2e.project import N_FILES, write_project
+from tests.e2e.project import objects, N_FILES, write_project
 
 LOGGING_TOOL = """#!/bin/sh
 echo "$@" >> {log}
@@ -31,10 +31,6 @@ def _calls(log):
     return log.read_text().splitlines() if log.exists() else []
 
 
-def _objects(root):
-    return {p.name: p.read_bytes() for p in sorted(root.glob("*.[od]"))}
-
-
 def test_a_warm_rebuild_runs_no_opt_and_no_codegen(llmcc, clang, llmcc_env, tmp_path):
     bindir, logs = _tools(tmp_path, clang)
     env = dict(llmcc_env, PATH=f"{bindir}:{os.environ['PATH']}", LLMCC_CLANG=str(bindir / "clang-19"),
@@ -42,14 +38,14 @@ def test_a_warm_rebuild_runs_no_opt_and_no_codegen(llmcc, clang, llmcc_env, tmp_
     root = tmp_path / "proj"
     expected = write_project(root)
     assert run(["make", "-j4", f"CC={llmcc}"], env=env, cwd=root).returncode == 0
-    cold = _objects(root)
+    cold = objects_od(root)
     assert run(["./prog"], cwd=root).stdout == expected
     opt_cold = len(_calls(logs["opt-19"]))
     clang_cold = len(_calls(logs["clang-19"]))
     assert opt_cold > 0
     run(["make", "clean"], cwd=root, check=True)
     assert run(["make", "-j4", f"CC={llmcc}"], env=env, cwd=root).returncode == 0
-    assert _objects(root) == cold  # objects and dependency files
+    assert objects_od(root) == cold  # objects and dependency files
     assert run(["./prog"], cwd=root).stdout == expected
     assert len(_calls(logs["opt-19"])) == opt_cold
     warm_clang = _calls(logs["clang-19"])[clang_cold:]
@@ -64,7 +60,7 @@ def test_damaged_stored_objects_are_never_installed(llmcc, llmcc_env, tmp_path):
     root = tmp_path / "proj"
     expected = write_project(root)
     assert run(["make", "-j4", f"CC={llmcc}"], env=env, cwd=root).returncode == 0
-    cold = _objects(root)
+    cold = objects_od(root)
     stored = sorted(glob.glob(str(tmp_path / "cache" / "objects" / "*" / "*.obj")))
     assert len(stored) == N_FILES + 1
     for i, path in enumerate(stored):
@@ -73,7 +69,7 @@ def test_damaged_stored_objects_are_never_installed(llmcc, llmcc_env, tmp_path):
         open(path, "wb").write(damaged)
     run(["make", "clean"], cwd=root, check=True)
     assert run(["make", "-j4", f"CC={llmcc}"], env=env, cwd=root).returncode == 0
-    assert _objects(root) == cold
+    assert objects_od(root) == cold
     assert run(["./prog"], cwd=root).stdout == expected
     counters = stats.read(env["LLMCC_CACHE_DIR"])
     assert counters["corrupt cache entries"] == N_FILES + 1
@@ -89,11 +85,16 @@ def test_two_parallel_builds_sharing_one_store_stay_identical(llmcc, llmcc_env, 
     procs = [subprocess.Popen(["make", "-j4", f"CC={llmcc}"], env=env, cwd=r,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in roots]
     assert all(p.wait() == 0 for p in procs)
-    first = [{k: v for k, v in _objects(r).items() if k.endswith(".o")} for r in roots]
+    first = [{k: v for k, v in objects_od(r).items() if k.endswith(".o")} for r in roots]
     assert first[0] == first[1]
     for r in roots:
         run(["make", "clean"], cwd=r, check=True)
     procs = [subprocess.Popen(["make", "-j4", f"CC={llmcc}"], env=env, cwd=r,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in roots]
     assert all(p.wait() == 0 for p in procs)
-    assert [{k: v for k, v in _objects(r).items() if k.endswith(".o")} for r in roots] == first
+    assert [{k: v for k, v in objects_od(r).items() if k.endswith(".o")} for r in roots] == first
+
+
+def objects_od(root):
+    """Objects and dependency files of a build."""
+    return objects(root, "*.[od]")

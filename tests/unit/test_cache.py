@@ -1,28 +1,13 @@
 """The decision cache: round trip, corruption, allowlist, eviction, keys."""
 
-import contextlib
 import errno
 import json
 import os
-import signal
 
 import pytest
 
 from llmcc.store.cache import Entry, Store, cache_key, clear_cache_dir, normalize_ir
-
-
-@contextlib.contextmanager
-def _deadline(seconds):
-    """Fail instead of hanging when the body blocks (e.g. opening a FIFO)."""
-    def expire(signum, frame):
-        raise AssertionError(f"blocked for {seconds} s")
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+from tests.conftest import deadline
 
 
 def test_round_trip(tmp_path):
@@ -149,7 +134,7 @@ def test_fifo_entry_is_corrupt_and_does_not_block(tmp_path):
     path = _entry_path(tmp_path, key)
     path.parent.mkdir(parents=True)
     os.mkfifo(path)
-    with _deadline(5):
+    with deadline(5):
         assert store.get(key) is None
     assert store.corrupt == 1
 

@@ -1,28 +1,13 @@
 """Store file primitives: atomic writes, no-follow opens, confined removal, the lock."""
 
-import contextlib
 import errno
 import os
-import signal
 import stat
 
 import pytest
 
 from llmcc.store import files
-
-
-@contextlib.contextmanager
-def _deadline(seconds):
-    """Fail instead of hanging when the body blocks (e.g. opening a FIFO)."""
-    def expire(signum, frame):
-        raise AssertionError(f"blocked for {seconds} s")
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+from tests.conftest import deadline
 
 
 def _tmp_names(d):
@@ -96,7 +81,7 @@ def test_reads_refuse_symlinks_fifos_and_oversized_files(tmp_path):
         files.read_nofollow(str(tmp_path / "link"))
     assert e.value.errno == errno.ELOOP
     os.mkfifo(tmp_path / "fifo")
-    with _deadline(5), pytest.raises(OSError) as e:  # must not wait for a writer
+    with deadline(5), pytest.raises(OSError) as e:  # must not wait for a writer
         files.read_nofollow(str(tmp_path / "fifo"))
     assert e.value.errno == errno.EINVAL
     with pytest.raises(OSError) as e:

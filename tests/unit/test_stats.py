@@ -1,26 +1,11 @@
 """Statistics: lock-free journal appends, folding, concurrent writers, zeroing."""
 
-import contextlib
 import errno
 import multiprocessing
 import os
-import signal
 
 from llmcc.store import stats
-
-
-@contextlib.contextmanager
-def _deadline(seconds):
-    """Fail instead of hanging when the body blocks (e.g. opening a FIFO)."""
-    def expire(signum, frame):
-        raise AssertionError(f"blocked for {seconds} s")
-    old = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+from tests.conftest import deadline
 
 
 def _worker(cache_dir, n):
@@ -110,7 +95,7 @@ def test_fifo_journal_does_not_block(tmp_path):
     d = tmp_path / "stats"
     d.mkdir()
     os.mkfifo(d / _journal_name())
-    with _deadline(5):
+    with deadline(5):
         stats.add(str(tmp_path), {"cache hits": 1})
         assert stats.read(str(tmp_path)) == {}
 
