@@ -840,6 +840,9 @@ def main(argv: list[str]) -> int:
         s.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
         s.add_argument("--max-ir-bytes", type=int, default=4 << 20)
         s.set_defaults(fn=fn)
+        s.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="run on the Ray cluster at ADDRESS (HOST:PORT or 'auto'; "
+                            "pip install 'llmcc[cluster]') instead of --jobs processes")
         s.add_argument("--split", default="all", choices=("all", "train", "validation"),
                        help="only TUs of this split")
         if name == "search":
@@ -848,9 +851,6 @@ def main(argv: list[str]) -> int:
                            help="successive halving: every TU gets B0 compiles, the --keep "
                                 "fraction with the largest gains continues to B1 in all, "
                                 "and so on (overrides --budget)")
-            s.add_argument("--ray", default=None, metavar="ADDRESS",
-                           help="run on the Ray cluster at ADDRESS (HOST:PORT or 'auto'; "
-                                "pip install 'llmcc[cluster]') instead of --jobs processes")
             s.add_argument("--searched-only", action="store_true",
                            help="only TUs OUT/search.jsonl already holds (continue an "
                                 "earlier search in deeper rungs)")
@@ -862,8 +862,6 @@ def main(argv: list[str]) -> int:
                                 "default: the shipped coreset; 'none': random lists only)")
         else:
             s.add_argument("--top", type=int, default=64, help="winners to broadcast")
-            s.add_argument("--ray", default=None, metavar="ADDRESS",
-                           help="run on the Ray cluster at ADDRESS instead of --jobs processes")
             s.add_argument("--add", action="append", help="also label this pipeline")
             s.add_argument("--exclude-searched", action="store_true",
                            help="skip the TUs of OUT/search.jsonl, so a pipeline is not "
