@@ -576,11 +576,12 @@ def cmd_search(ns) -> int:
     return 0
 
 
-def broadcast_set(out_dir: str, top: int) -> list[str]:
+def broadcast_set(out_dir: str, top: int, name: str = "broadcast.json") -> list[str]:
     """The ``top`` most frequent winning pipelines of the training split's search
     (ties: larger total bytes saved first, then text), fixed once written to
-    ``OUT/broadcast.json`` so labels stay comparable across runs."""
-    path = os.path.join(out_dir, "broadcast.json")
+    ``OUT/NAME`` so labels stay comparable across runs (a deeper search writes
+    its winners to a new set without moving the earlier one)."""
+    path = os.path.join(out_dir, name)
     try:
         return load_pipelines(path)
     except FileNotFoundError:
@@ -618,7 +619,7 @@ def cmd_broadcast(ns) -> int:
         pipelines = read_pipelines(ns.pipelines, "llmcc tune broadcast: cannot use",
                                    check=True)
     else:
-        pipelines = broadcast_set(ns.out, ns.top)
+        pipelines = broadcast_set(ns.out, ns.top, ns.set)
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
@@ -626,10 +627,12 @@ def cmd_broadcast(ns) -> int:
         searched = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "search.jsonl"))
                     if "ir_hash" in r}
         tus = [t for t in tus if t.ir_hash not in searched]
-    tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     have_sizes: dict[str, dict] = {}  # every record of a TU counts (later ones win)
     for r in read_jsonl(os.path.join(ns.out, "labels.jsonl")):
         have_sizes.setdefault(r["ir_hash"], {}).update(r.get("sizes") or {})
+    if ns.labelled_only:  # screen new pipelines where the earlier ones are known
+        tus = [t for t in tus if t.ir_hash in have_sizes]
+    tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     jobs = []
     for t in tus:
         have = have_sizes.get(t.ir_hash, {})
@@ -866,6 +869,12 @@ def main(argv: list[str]) -> int:
             s.add_argument("--exclude-searched", action="store_true",
                            help="skip the TUs of OUT/search.jsonl, so a pipeline is not "
                                 "credited on the TU it was found on")
+            s.add_argument("--labelled-only", action="store_true",
+                           help="only TUs OUT/labels.jsonl already holds (screen new "
+                                "pipelines against the labelled ones)")
+            s.add_argument("--set", default="broadcast.json", metavar="NAME",
+                           help="file in OUT that fixes the broadcast set (written on first "
+                                "use from the search's winners; default broadcast.json)")
             s.add_argument("--retry-failed", action="store_true",
                            help="measure again the pipelines that failed on a TU")
             s.add_argument("--pipelines", default=None, metavar="JSON",

@@ -138,6 +138,20 @@ def test_seeded_search_then_labels_only_on_tus_not_searched(llmcc, llmcc_env, tm
     labelled = {json.loads(x)["ir_hash"] for x in (out / "labels.jsonl").read_text().splitlines()}
     assert len(labelled) == n_tus - 2 and not labelled & searched
 
+    # a second broadcast set, screened only where the first one is known:
+    # the first set's file is kept, the new pipeline reaches only labelled TUs
+    first = (out / "broadcast.json").read_text()
+    r = run([llmcc, "tune", "broadcast", "--labelled-only", "--set", "round2.json", "--top", "4",
+             "--add", "default<Oz>,mergefunc"] + args, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (out / "broadcast.json").read_text() == first and (out / "round2.json").exists()
+    merged = {}
+    for x in (out / "labels.jsonl").read_text().splitlines():
+        rec = json.loads(x)
+        merged.setdefault(rec["ir_hash"], {}).update(rec["sizes"])
+    with_new = {h for h, sizes in merged.items() if "default<Oz>,mergefunc" in sizes}
+    assert with_new == labelled
+
     r = run([llmcc, "tune", "search", "--seeds", str(tmp_path / "none.json")] + args,
             env=llmcc_env)
     assert r.returncode != 0 and b"cannot use seeds" in r.stderr
