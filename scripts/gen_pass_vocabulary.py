@@ -72,6 +72,16 @@ OPT_LEVELS = ("O1", "O2", "O3", "Os", "Oz")
 #: Kept passes whose parameter is required: the value must be one of these.
 REQUIRED_LEVEL_PARAM = {"function-simplification"}
 
+#: ``opt`` options a decision may carry after its pipeline, with the integer
+#: range vetted for each. Only options that change a heuristic of a
+#: semantics-preserving transform qualify: the inliner's cost threshold decides
+#: how much is inlined, never whether the program means the same.
+OPTIONS = [
+    {"name": "inline-threshold", "min": 0, "max": 500,
+     "reason": "inliner cost threshold (clang -Oz uses 5, opt's inliner passes 225); "
+               "every value inlines only what the inliner may legally inline"},
+]
+
 #: Parameters that must never be passed although the pass itself is kept.
 DENIED_PARAMS = {
     # Virtual function elimination assumes the whole program is visible.
@@ -634,9 +644,11 @@ def build_document(opt, version, listed, kept, excluded, mssa_names):
         "allowed_params: the parameter is required and must be one of these; "
         "denied_params: parameters that must not be used.",
         "excluded: every listed pass that is not kept, with the reason.",
+        'options: opt options a decision may carry after its pipeline '
+        '("PIPELINE -NAME=VALUE"), each with its vetted integer range.',
     ]
     return {"llvm_major": LLVM_MAJOR, "source": source, "notes": notes,
-            "passes": kept, "excluded": excluded}
+            "passes": kept, "excluded": excluded, "options": OPTIONS}
 
 
 def summary(document, listed):

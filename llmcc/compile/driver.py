@@ -30,7 +30,7 @@ from llmcc.store import files, objects, stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz,
-                               parse_pipeline, substitute_oz,
+                               parse_pipeline, split_decision, substitute_oz,
                      with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
 from llmcc.compile import process
@@ -255,16 +255,18 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         if r.returncode != 0:
             raise CandidateError(f"clang -Oz on IR failed with exit code {r.returncode}")
     else:
-        pipeline = with_mandatory_passes(cand.pipeline)
+        pipeline, options = split_decision(cand.pipeline)
+        pipeline = with_mandatory_passes(pipeline)
         source = ir_path
-        if oz_bitcode is not None:
+        # Options (e.g. -inline-threshold) change the -Oz prefix too: no shortcut.
+        if oz_bitcode is not None and not options:
             elems = parse_pipeline(pipeline)
             if len(elems) > 1 and elems[0].text() == OZ:
                 pipeline, source = ",".join(e.text() for e in elems[1:]), oz_bitcode
         if contains_oz(pipeline):
             pipeline = substitute_oz(pipeline, clang_oz_pipeline(ctx, comp, ir_path))
         opt_out = cand.obj + ".bc"
-        r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text)
+        r = _run(ctx, [ctx.tc.opt] + opt_target_args(ir_text) + list(options)
                  + ["-p", pipeline, source, "-o", opt_out], "opt")
         if r.returncode != 0:
             raise CandidateError(f"opt failed with exit code {r.returncode}{_why(r.stderr)}")

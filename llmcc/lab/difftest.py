@@ -412,7 +412,7 @@ def write_reproducer(setup: Setup, prog: Program, n: int, pipeline: str, result:
     run) and records whether that reproduces the failure without llmcc.
     """
     from llmcc.llvm.ir import opt_target_args
-    from llmcc.llvm.passes import substitute_oz
+    from llmcc.llvm.passes import split_decision, substitute_oz
     d = os.path.join(setup.out, "reproducers", f"{prog.seed}-{n}")
     os.makedirs(d, exist_ok=True)
     shutil.copyfile(prog.src, os.path.join(d, "prog.c"))
@@ -442,8 +442,9 @@ def write_reproducer(setup: Setup, prog: Program, n: int, pipeline: str, result:
     ]
     oz = _clang_oz_pipeline(setup, prog.src)
     if setup.opt and oz:
+        pipeline_text, options = split_decision(pipeline)
         try:
-            expanded = substitute_oz(pipeline, oz)
+            expanded = substitute_oz(pipeline_text, oz)
         except ValueError:
             expanded = None
         if expanded:
@@ -456,7 +457,8 @@ def write_reproducer(setup: Setup, prog: Program, n: int, pipeline: str, result:
             if r is not None and r.returncode == 0:
                 with open(ll, encoding="utf-8", errors="replace") as f:
                     target = opt_target_args(f.read())
-            opt = [setup.opt, *target, "-p", expanded, "prog.ll", "-o", "prog.opt.bc"]
+            opt = [setup.opt, *target, *options, "-p", expanded, "prog.ll", "-o",
+                   "prog.opt.bc"]
             codegen = [clang, "-Oz", *flags, "-c", "-x", "ir", "prog.opt.bc", "-o", "prog.opt.o",
                        "-Xclang", "-disable-llvm-passes", "-Wno-unused-command-line-argument"]
             link = [clang, "prog.opt.o", "-o", "prog.opt"]

@@ -156,6 +156,8 @@ def flatten(pipeline: str) -> list[tuple[str, str]] | None:
             out.append((name, nesting))
         return True
 
+    if " " in pipeline:  # a decision with opt options: the search edits pass lists only
+        return None
     return out if walk(parse_pipeline(pipeline), "module") else None
 
 

@@ -13,6 +13,16 @@ transform passes, made by ``scripts/gen_pass_vocabulary.py``) and not of its
 runs, such as the Attributor, which crash or miscompile in combinations);
 nesting names must be pass-manager adaptors. Parameters may use only ``[A-Za-z0-9_=;.-]``,
 so no path, plugin or option can be smuggled into ``opt``'s argv.
+
+A *decision* (what caches, pinned files and coresets store) is a pipeline,
+optionally followed by vetted ``opt`` options, one space before each:
+
+    decision := pipeline (" -" NAME "=" INTEGER)*
+
+Each option must be in the allowlist's ``options`` table with its value in the
+vetted range (e.g. ``default<Oz> -inline-threshold=50``), at most once. A
+decision without options is a plain pipeline, so every earlier entry reads
+as before.
 """
 
 from __future__ import annotations
@@ -110,6 +120,43 @@ def _parse_element(text: str, pos: int, depth: int) -> tuple[Element, int]:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
+def vetted_options() -> dict[str, dict]:
+    """The option allowlist: name -> ``{"min", "max", "reason"}`` (``passes.json``)."""
+    data = json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
+    return {o["name"]: o for o in data.get("options", ())}
+
+
+_OPTION_RE = re.compile(r"-([a-z][a-z0-9-]*)=(-?[0-9]{1,6})")
+
+
+def split_decision(text: str) -> tuple[str, tuple[str, ...]]:
+    """``(pipeline, options)`` of a decision, e.g. ``("default<Oz>",
+    ("-inline-threshold=50",))``; unchecked (see :func:`check_pipeline`)."""
+    pipeline, *options = text.split(" ")
+    return pipeline, tuple(options)
+
+
+def _check_options(options: tuple[str, ...]) -> list[str]:
+    vetted = vetted_options()
+    seen: dict[str, int] = {}
+    for opt in options:
+        m = _OPTION_RE.fullmatch(opt)
+        if not m:
+            raise PipelineError(f"bad option {opt[:40]!r} after the pipeline")
+        name, value = m.group(1), int(m.group(2))
+        entry = vetted.get(name)
+        if entry is None:
+            raise PipelineError(f"option -{name} is not in the allowlist")
+        if not entry["min"] <= value <= entry["max"]:
+            raise PipelineError(f"-{name}={value} is outside the vetted range "
+                                f"{entry['min']}..{entry['max']}")
+        if name in seen:
+            raise PipelineError(f"option -{name} given twice")
+        seen[name] = value
+    return [f"-{name}={seen[name]}" for name in sorted(seen)]
+
+
 def vocabulary() -> dict[str, dict]:
     """The pass allowlist: name -> entry of ``llmcc/data/passes.json``."""
     data = json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
@@ -139,16 +186,21 @@ def _check(elems: tuple[Element, ...], vocab: dict[str, dict]) -> None:
 
 
 def check_pipeline(text: str) -> str:
-    """Parse and allowlist-check a pipeline; return its canonical text.
+    """Parse and allowlist-check a decision (a pipeline and its options, see the
+    module docstring); return its canonical text (options sorted by name).
 
     Raises:
-        PipelineError: it does not parse or uses a pass outside the allowlist.
+        PipelineError: it does not parse, uses a pass outside the allowlist, or
+            an option that is not vetted or out of its range.
     """
     if text == SOURCE_OS:
         return text
-    elems = parse_pipeline(text)
+    if not isinstance(text, str):
+        raise PipelineError("empty or oversized pipeline")
+    pipeline, options = split_decision(text)
+    elems = parse_pipeline(pipeline)
     _check(elems, vocabulary())
-    return ",".join(e.text() for e in elems)
+    return " ".join([",".join(e.text() for e in elems)] + _check_options(options))
 
 
 #: Passes that clang-19's own ``-Oz`` pipelines use beyond the allowlist's

@@ -4,6 +4,7 @@ import os
 import shutil
 import stat
 
+from llmcc.llvm.objsize import object_size
 from llmcc.store import stats
 from tests.conftest import run
 from tests.e2e.project import N_FILES, write_project
@@ -119,3 +120,47 @@ def test_import_and_merge(llmcc, llmcc_env, tmp_path, sample_dir):
     run([llmcc, "-O2", "-c", "sample.c", "main.c"], env=fresh, cwd=sample_dir, check=True)
     s = stats.read(fresh["LLMCC_CACHE_DIR"])
     assert s["cache hits"] == 2 and s.get("cache misses", 0) == 0
+
+
+INLINE_C = """\
+static int mix(const int *p, int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) s = s * 31 + (p[i] ^ (s >> 3)) + i * 7;
+    return s ^ (s >> 11);
+}
+int f(const int *a, const int *b, const int *c) { return mix(a, 4) + mix(b, 8) - mix(c, 16); }
+"""
+
+
+def test_a_decision_with_a_vetted_option_reaches_opt_and_its_pinned_file(llmcc, clang,
+                                                                          llmcc_env, tmp_path):
+    """``PIPELINE -inline-threshold=N``: the option changes what opt does, a pinned
+    line carries it, and a value outside the vetted range is ignored, not run."""
+    (tmp_path / "inl.c").write_text(INLINE_C)
+    env = dict(llmcc_env)
+
+    def forced(decision, out):
+        e = dict(env, LLMCC_FORCE_PIPELINE=decision, LLMCC_DEBUG="1")
+        r = run([llmcc, "-Oz", "-c", "inl.c", "-o", out], env=e, cwd=tmp_path)
+        assert r.returncode == 0 and b"forced pipeline " + decision.encode() in r.stderr, r.stderr
+        return (tmp_path / out).read_bytes()
+
+    inlined = forced("default<Oz> -inline-threshold=500", "hi.o")
+    assert inlined != forced("default<Oz> -inline-threshold=0", "lo.o")
+
+    run([llmcc, "-Oz", "-c", "inl.c", "-o", "cold.o"], env=env, cwd=tmp_path, check=True)
+    run([clang, "-Oz", "-c", "inl.c", "-o", "ref.o"], cwd=tmp_path, check=True)
+    lines = _pin(llmcc, env, tmp_path / "one.pin").read_text().splitlines()
+    key, _, oz_size, _ = lines[3].split(None, 3)
+    size = object_size(str(tmp_path / "hi.o")).total
+    for value, expect in ((500, inlined), (900, (tmp_path / "ref.o").read_bytes())):
+        pin = tmp_path / f"t{value}.pin"
+        pin.write_text("\n".join(lines[:3] + [
+            f"{key} {size} {oz_size} default<Oz> -inline-threshold={value}"]) + "\n")
+        e = dict(env, LLMCC_PINNED=str(pin), LLMCC_CACHE_DIR=str(tmp_path / f"c{value}"),
+                 LLMCC_DEBUG="1")
+        r = run([llmcc, "-Oz", "-c", "inl.c", "-o", f"p{value}.o"], env=e, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert (tmp_path / f"p{value}.o").read_bytes() == expect
+        if value == 900:
+            assert b"pinned entry ignored" in r.stderr and b"vetted range" in r.stderr

@@ -3,7 +3,8 @@
 import pytest
 
 from llmcc.errors import PipelineError
-from llmcc.llvm.passes import check_pipeline, contains_oz, parse_pipeline, substitute_oz
+from llmcc.llvm.passes import (check_pipeline, contains_oz, parse_pipeline, split_decision,
+                               substitute_oz)
 
 ACCEPTED = [
     "default<Oz>",
@@ -13,6 +14,8 @@ ACCEPTED = [
     "function(loop-mssa(licm))",
     "cgscc(devirt<4>(inline))",
     "module(globalopt),function(sroa)",
+    "default<Oz> -inline-threshold=50",
+    "function(sroa),cgscc(inline) -inline-threshold=0",
 ]
 
 REJECTED = [
@@ -36,6 +39,19 @@ REJECTED = [
     "attributor",
     "function(unify-loop-exits)",
     "function(structurizecfg)",
+    # options: only vetted ones, in range, once, one space each
+    "default<Oz> -inline-threshold=501",
+    "default<Oz> -inline-threshold=-1",
+    "default<Oz> -inline-threshold=5 -inline-threshold=6",
+    "default<Oz>  -inline-threshold=5",
+    "default<Oz> -inline-threshold=5 ",
+    "default<Oz> -inline-threshold 5",
+    "default<Oz> -load=/tmp/x.so",
+    "default<Oz> -inline-threshold=5;-load=/tmp/x.so",
+    "default<Oz> -print-after-all",
+    "default<Oz> -o=/etc/passwd",
+    "default<Oz>\t-inline-threshold=5",
+    "clang-source<Os> -inline-threshold=50",
 ]
 
 
@@ -54,6 +70,16 @@ def test_source_os_decision_is_accepted_alone_only():
     assert check_pipeline("clang-source<Os>") == "clang-source<Os>"
     with pytest.raises(PipelineError):
         check_pipeline("clang-source<Os>,mergefunc")
+
+
+def test_options_are_split_off_and_canonical():
+    # a decision reads the same whatever the options' order; the pipeline part
+    # is what opt runs with -p, the options go to opt's argv as they are
+    text = "function(sroa) -inline-threshold=0050"
+    assert check_pipeline(text) == "function(sroa) -inline-threshold=50"
+    assert split_decision("default<Oz> -inline-threshold=50") == (
+        "default<Oz>", ("-inline-threshold=50",))
+    assert split_decision("default<Oz>") == ("default<Oz>", ())
 
 
 def test_rejection_is_a_value_error():
