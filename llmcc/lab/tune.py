@@ -19,6 +19,8 @@ Subcommands::
     llmcc tune broadcast --corpus DIR --out DIR [--top M | --pipelines JSON] [--jobs N]
                          [--limit N] [--exclude-searched] [--retry-failed]
     llmcc tune recheck   --corpus DIR --out DIR   (measure recorded failures again)
+    llmcc tune migrate   --corpus DIR --out DIR --manifest corpus/manifest.jsonl.gz
+                         (carry the state over to a rebuilt corpus)
     llmcc tune coreset   --out DIR [--k K] [--write PATH]
     llmcc tune report    --out DIR
 """
@@ -828,6 +830,93 @@ def cmd_report(ns) -> int:
     return 0
 
 
+# --- moving tuning state to a rebuilt corpus ----------------------------------
+
+def _tu_identity(m: dict) -> tuple:
+    return (m["package"], m["version"], m["file"], tuple(m["flags"]), m["language"],
+            m["oz_size"])
+
+
+def hash_moves(old: list[dict], new: list[dict]) -> dict[str, str]:
+    """Old IR hash -> new IR hash for the TUs of manifest ``old`` that a rebuilt
+    corpus (manifest ``new``, :func:`llmcc.lab.corpus.manifest`) records under
+    another hash.
+
+    A ``-g`` TU's IR names its build directory, so a rebuild elsewhere hashes it
+    differently. Such a TU is matched by package, version, file, codegen flags,
+    language and ``-Oz`` object size; only a match that is one-to-one on both
+    sides counts (two TUs of one file compiled with different macros stay apart).
+    """
+    from collections import defaultdict
+    new_hashes = {m["ir_hash"] for m in new}
+    old_hashes = {m["ir_hash"] for m in old}
+    by_old: dict[tuple, list[str]] = defaultdict(list)
+    by_new: dict[tuple, list[str]] = defaultdict(list)
+    for m in old:
+        by_old[_tu_identity(m)].append(m["ir_hash"])
+    for m in new:
+        by_new[_tu_identity(m)].append(m["ir_hash"])
+    moves = {}
+    for ident, olds in by_old.items():
+        news = by_new.get(ident, [])
+        if len(olds) == 1 and len(news) == 1 and olds[0] not in new_hashes \
+                and news[0] not in old_hashes:
+            moves[olds[0]] = news[0]
+    return moves
+
+
+#: Tuning-state files whose records are keyed by ``ir_hash``.
+STATE_FILES = ("search.jsonl", "labels.jsonl", "failures.jsonl", "rechecks.jsonl")
+
+
+def cmd_migrate(ns) -> int:
+    """Carry ``OUT``'s records over to a rebuilt corpus: each record of a moved TU
+    (:func:`hash_moves`) is appended again under its new hash, once.
+
+    Before anything is written, ``--verify`` moved TUs are measured again on
+    the new corpus (``-Oz`` and two pipelines of the shipped coreset); any size that differs
+    from the label aborts the move. Run it while no search or broadcast writes
+    to ``OUT``.
+    """
+    import gzip
+    from llmcc.lab.corpus import manifest
+    with gzip.open(ns.manifest, "rt", encoding="utf-8") as f:
+        old = [json.loads(line) for line in f if line.strip()]
+    moves = hash_moves(old, manifest(ns.corpus))
+    tus = {t.ir_hash: t for t in load_corpus(ns.corpus, ns.packages, 1 << 62)}
+    labels = load_labels(ns.out)
+    checked = mismatched = 0
+    from llmcc.rank.rankers import load_coreset
+    coreset = [p for p in load_coreset() if p != OZ]  # as the current driver runs them
+    ev = Evaluator(ns.out, ns.timeout) if ns.verify else None
+    for h_old in sorted(h for h in moves if h in labels and moves[h] in tus)[: ns.verify]:
+        lab = labels[h_old]
+        ev.select(tus[moves[h_old]])
+        known = [(OZ, lab["oz_size"])] + [(p, lab["sizes"][p]) for p in coreset
+                                          if lab["sizes"].get(p) is not None][:2]
+        for p, size in known:
+            checked += 1
+            if ev.size(p) != size:
+                mismatched += 1
+                print(f"migrate: {h_old} -> {moves[h_old]}: {p} gives {ev.size(p)} bytes, "
+                      f"labelled {size}", file=sys.stderr)
+    print(f"migrate: {len(moves)} TUs of {ns.manifest} moved to new hashes; "
+          f"{checked} sizes measured again, {mismatched} differ", file=sys.stderr)
+    if mismatched:
+        print("migrate: nothing written", file=sys.stderr)
+        return 1
+    for name in STATE_FILES:
+        path = os.path.join(ns.out, name)
+        recs = read_jsonl(path)
+        have = {r.get("ir_hash") for r in recs}
+        add = [dict(r, ir_hash=moves[r["ir_hash"]]) for r in recs
+               if r.get("ir_hash") in moves and moves[r["ir_hash"]] not in have]
+        if add:
+            append_jsonl(path, add)
+        print(f"migrate: {name}: {len(add)} records carried over", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Entry point of ``llmcc tune``."""
     from llmcc.lab.data import packaged
@@ -887,6 +976,15 @@ def main(argv: list[str]) -> int:
     rc.add_argument("--packages", default=default_packages)
     rc.add_argument("--timeout", type=float, default=60.0)
     rc.set_defaults(fn=cmd_recheck)
+    mg = sub.add_parser("migrate", parents=[common])
+    mg.add_argument("--corpus", required=True, help="the rebuilt corpus")
+    mg.add_argument("--manifest", required=True,
+                    help="manifest of the corpus OUT was made on (corpus/manifest.jsonl.gz)")
+    mg.add_argument("--packages", default=default_packages)
+    mg.add_argument("--timeout", type=float, default=60.0)
+    mg.add_argument("--verify", type=int, default=30, metavar="N",
+                    help="moved TUs measured again before anything is written (default 30)")
+    mg.set_defaults(fn=cmd_migrate)
     c = sub.add_parser("coreset", parents=[common])
     c.add_argument("--k", type=int, default=64)
     c.add_argument("--pool", action="append", metavar="JSON",

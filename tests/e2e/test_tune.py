@@ -155,3 +155,47 @@ def test_seeded_search_then_labels_only_on_tus_not_searched(llmcc, llmcc_env, tm
     r = run([llmcc, "tune", "search", "--seeds", str(tmp_path / "none.json")] + args,
             env=llmcc_env)
     assert r.returncode != 0 and b"cannot use seeds" in r.stderr
+
+
+def test_migrate_carries_labels_to_a_corpus_rebuilt_elsewhere(llmcc, llmcc_env, tmp_path):
+    """-g IR names its build directory: rebuilt elsewhere, each TU has a new hash;
+    migrate measures some again and carries the state over to the new hashes."""
+    from llmcc.lab.corpus import manifest
+    recs = {}
+    for where in ("first/build", "second/elsewhere"):
+        proj = tmp_path / where
+        write_project(proj)
+        rec = tmp_path / (where.split("/")[0] + "-rec")
+        env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+                   LLMCC_CANDIDATES="0")
+        r = run(["make", "-j2", f"CC={llmcc}", "CFLAGS=-Oz -g"], env=env, cwd=proj)
+        assert r.returncode == 0, r.stderr.decode()
+        recs[where] = rec
+    first, second = recs.values()
+    old, new = manifest(str(first)), manifest(str(second))
+    assert not {m["ir_hash"] for m in old} & {m["ir_hash"] for m in new}
+    import gzip
+    man = tmp_path / "manifest.jsonl.gz"
+    with gzip.open(man, "wt") as f:
+        f.writelines(json.dumps(m) + "\n" for m in old)
+    out = tmp_path / "tune"
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    common = ["--out", str(out), "--packages", str(pk)]
+    r = run([llmcc, "tune", "broadcast", "--corpus", str(first), "--jobs", "2",
+             "--add", "default<Oz>,mergefunc", "--limit", "3"] + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    labelled = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    r = run([llmcc, "tune", "migrate", "--corpus", str(second), "--manifest", str(man),
+             "--verify", "2"] + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"0 differ" in r.stderr
+    moved = {m["file"]: m["ir_hash"] for m in new}
+    by_file = {m["ir_hash"]: m["file"] for m in old}
+    after = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    carried = {x["ir_hash"]: x["sizes"] for x in after[len(labelled):]}
+    assert carried == {moved[by_file[x["ir_hash"]]]: x["sizes"] for x in labelled}
+    # once: a second run carries nothing more
+    r = run([llmcc, "tune", "migrate", "--corpus", str(second), "--manifest", str(man),
+             "--verify", "0"] + common, env=llmcc_env)
+    assert len((out / "labels.jsonl").read_text().splitlines()) == len(after)

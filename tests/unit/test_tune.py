@@ -164,3 +164,20 @@ def test_rung_lines_report_what_a_deeper_rung_added(tmp_path):
     (line,) = rung_lines(str(tmp_path))
     assert "rung 1 (2 TUs, 40 more compiles)" in line and "1 TUs smaller" in line
     assert "7.53% -> 12.82%" in line  # geomean of (0.90, 0.95), then of (0.80, 0.95)
+
+
+def _m(h, file, oz=100, flags=("-g",), package="p"):
+    return {"package": package, "version": "1", "file": file, "flags": list(flags),
+            "language": "c", "oz_size": oz, "ir_hash": h}
+
+
+def test_hash_moves_match_one_to_one_and_leave_the_rest():
+    from llmcc.lab.tune import hash_moves
+    old = [_m("a0", "a.c"), _m("b0", "b.c"), _m("same", "s.c"),
+           _m("d1", "d.c", flags=("-g", "-DX")), _m("d2", "d.c", flags=("-g", "-DX")),
+           _m("e0", "e.c", oz=100), _m("gone", "g.c")]
+    new = [_m("a1", "a.c"), _m("b1", "b.c", oz=101), _m("same", "s.c"),
+           _m("d3", "d.c", flags=("-g", "-DX")), _m("e1", "e.c", oz=100, package="q")]
+    # a.c moved; b.c's -Oz size changed (another TU); s.c kept its hash; d.c is
+    # two TUs on the old side (ambiguous); e.c is another package's; g.c is gone
+    assert hash_moves(old, new) == {"a0": "a1"}
