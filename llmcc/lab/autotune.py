@@ -173,8 +173,11 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
             else:
                 if current is not None:
                     d["previous"] = dataclasses.asdict(current)
-                store.put(rec["key"], cache_mod.Entry(pipeline, d["size"], oz_size, d["source"],
-                                                      ev.ctx.tc.identity))
+                entry = cache_mod.Entry(pipeline, d["size"], oz_size, d["source"],
+                                        ev.ctx.tc.identity)
+                store.put(rec["key"], entry)
+                d["entry"] = dataclasses.asdict(entry)
+                d["pipeline"] = pipeline
                 d["status"] = "written"
         except (ValueError, LlmccError, OSError) as e:
             d["status"] = f"rejected: {e}"
@@ -190,38 +193,93 @@ def log_decisions(state: str, decisions: list[dict]) -> None:
     """Append ``decisions`` to ``STATE/decisions.jsonl`` (later lines win)."""
     with open(os.path.join(state, "decisions.jsonl"), "a", encoding="utf-8") as f:
         for d in decisions:
-            f.write(json.dumps({k: v for k, v in d.items() if k != "previous"},
+            f.write(json.dumps({k: v for k, v in d.items() if k not in ("previous", "entry")},
                                sort_keys=True) + "\n")
 
 
-def verify_with_tests(command: str, cache_dir: str, decisions: list[dict]) -> bool:
-    """Rebuild and test the project with the tuned decisions (``command``, run by
-    ``bash -c`` in the current directory with ``CC=llmcc``); when it fails, every
-    decision written by this run is rolled back to the cache's previous one, and
-    its status says so. Returns whether the tests passed.
-    """
+def _apply(cache_dir: str, decisions: list[dict], tuned: set[str]) -> None:
+    """Make the cache hold each written decision's tuned entry if its pipeline is in
+    ``tuned``, else the entry it replaced (or none); clear the rebuild shortcuts."""
     from llmcc.store import cache as cache_mod
+    store = cache_mod.Store(cache_dir)
+    for d in decisions:
+        if d["status"] != "written":
+            continue
+        if d["pipeline"] in tuned:
+            store.put(d["key"], cache_mod.Entry(**d["entry"]))
+        elif d.get("previous"):
+            store.put(d["key"], cache_mod.Entry(**d["previous"]))
+        else:
+            try:
+                os.unlink(store._path(d["key"]))
+            except OSError:
+                pass
+    for kind in ("preprocessed", "objects"):  # built from other decisions
+        cache_mod.Store(cache_dir, kind=kind).clear()
+
+
+#: Most test-suite runs one ``--verify-tests`` spends looking for failing pipelines.
+MAX_TEST_RUNS = 16
+
+
+def verify_with_tests(command: str, cache_dir: str, decisions: list[dict],
+                      max_runs: int = MAX_TEST_RUNS) -> bool:
+    """Rebuild and test the project with the tuned decisions (``command``, run by
+    ``bash -c`` in the current directory with ``CC=llmcc``).
+
+    When the tests fail, the tuned pipelines are bisected: the suite runs with
+    half of them (the other decisions rolled back to the cache's previous
+    ones), and so on, until the pipelines that make it fail are found; every
+    decision using one is rolled back, whatever TU it is for, and the rest are
+    kept once the suite passes with them. When ``max_runs`` runs do not
+    settle it, or the rest still fails, every decision of this run is rolled
+    back. Each decision's ``status`` says which happened. Returns whether the
+    tests passed with the decisions kept.
+    """
     env = dict(os.environ, LLMCC_CACHE_DIR=cache_dir)
     env.setdefault("CC", "llmcc")
     env.setdefault("CXX", "llmcc++")
-    passed = subprocess.run(["bash", "-c", command], env=env).returncode == 0
-    if not passed:
-        store = cache_mod.Store(cache_dir)
-        for d in decisions:
-            if d["status"] != "written":
-                continue
-            prev = d.get("previous")
-            if prev:
-                store.put(d["key"], cache_mod.Entry(**prev))
-            else:
-                try:
-                    os.unlink(store._path(d["key"]))
-                except OSError:
-                    pass
-            d["status"] = "rolled back: --verify-tests failed"
-        for kind in ("preprocessed", "objects"):  # built from the rolled-back decisions
-            cache_mod.Store(cache_dir, kind=kind).clear()
-    return passed
+    runs = 0
+
+    def passes(tuned: set[str]) -> bool:
+        nonlocal runs
+        runs += 1
+        _apply(cache_dir, decisions, tuned)
+        return subprocess.run(["bash", "-c", command], env=env).returncode == 0
+
+    written = sorted({d["pipeline"] for d in decisions if d["status"] == "written"})
+    if passes(set(written)):
+        return True
+
+    def culprits(suspects: list[str], trusted: set[str]) -> list[str] | None:
+        """The pipelines of ``suspects`` that fail the suite (given that ``suspects``
+        together with ``trusted`` fail it); None when the run budget is spent."""
+        if len(suspects) == 1:
+            return suspects
+        if runs >= max_runs:
+            return None
+        half, rest = suspects[: len(suspects) // 2], suspects[len(suspects) // 2:]
+        if passes(trusted | set(half)):  # all failing ones are in the other half
+            return culprits(rest, trusted | set(half))
+        found = culprits(half, trusted)
+        if found is None or runs >= max_runs:
+            return None
+        if passes(trusted | set(rest)):
+            return found
+        more = culprits(rest, trusted)
+        return None if more is None else found + more
+
+    bad = culprits(written, set())
+    good = set(written) - set(bad or written)
+    if bad is not None and good and not passes(good):
+        bad, good = None, set()
+    _apply(cache_dir, decisions, good)
+    for d in decisions:
+        if d["status"] != "written" or d["pipeline"] in good:
+            continue
+        d["status"] = ("rolled back: --verify-tests failed with this pipeline" if bad
+                       else "rolled back: --verify-tests failed")
+    return bool(good)
 
 
 def report(state: str) -> dict:
@@ -308,11 +366,18 @@ def main(argv: list[str]) -> int:
         log_decisions(ns.state, decisions)
         written = sum(d["status"] == "written" for d in decisions)
         rejected = sum(d["status"].startswith("rejected") for d in decisions)
+        culprits = sorted({d["pipeline"] for d in decisions
+                           if d["status"].endswith("failed with this pipeline")})
+        rolled = sum(d["status"].startswith("rolled back") for d in decisions)
         print(f"autotune: {len(tus)} TUs, {written} tuned decisions written to {cache_dir}, "
               f"{rejected} rejected by verification"
               + ("" if finished else "; stopped by --time, rerun to resume")
               + ("" if tests is None else "; --verify-tests " + (
-                  "passed" if tests else "FAILED: this run's decisions were rolled back")))
+                  "FAILED: this run's decisions were rolled back" if not tests else
+                  f"passed after rolling back the {rolled} decisions of {len(culprits)} "
+                  "pipeline(s) that failed it" if culprits else "passed")))
+        for p_ in culprits:
+            print(f"autotune: --verify-tests fails with {p_}; dropped everywhere")
         return 0
     rows = report(ns.state)
     if ns.json:

@@ -122,3 +122,50 @@ def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, t
     assert any(d["status"].startswith("rolled back") for d in decisions)
     _make(root, env)
     assert objects(root) == default  # the decisions of the recorded build again
+
+
+def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
+        llmcc, llmcc_env, tmp_path):
+    """The suite fails only when one tuned TU's object is not the recorded build's:
+    bisection finds that TU's pipeline, rolls back every decision using it and
+    keeps the others."""
+    import shutil
+    root = tmp_path / "proj"
+    write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc)
+    at = [llmcc, "autotune", "--state", str(state)]
+    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    default = objects(root)
+    # which TUs does this search tune? (deterministic: the same run on a copy)
+    shutil.copytree(state, tmp_path / "probe")
+    r = run([llmcc, "autotune", "--state", str(tmp_path / "probe"), "run", "--budget", "10",
+             "--jobs", "2", "--cache-dir", str(tmp_path / "probe-cache")], env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    probe = [json.loads(x) for x in (tmp_path / "probe" / "decisions.jsonl").read_text()
+             .splitlines()]
+    tuned = [d for d in probe if d["status"] == "written"]
+    assert len({d["pipeline"] for d in tuned}) >= 2, "the search tunes several TUs"
+    victim = os.path.basename(tuned[0]["source_file"])[:-2] + ".o"
+    bad = tuned[0]["pipeline"]
+    (tmp_path / "victim.default.o").write_bytes(default[victim])
+    check = (f"make clean >/dev/null && make -j2 >/dev/null && "
+             f"cmp -s {victim} {tmp_path}/victim.default.o")
+    r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-tests", check],
+            env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    assert f"fails with {bad}; dropped everywhere".encode() in r.stdout, r.stdout.decode()
+    assert b"passed after rolling back" in r.stdout
+    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    assert {d["key"]: d["pipeline"] for d in decisions} == {d["key"]: d["pipeline"] for d in probe}
+    for d in decisions:
+        if d["pipeline"] == bad:
+            assert d["status"] == "rolled back: --verify-tests failed with this pipeline"
+        else:
+            assert not d["status"].startswith("rolled back")
+    _make(root, env)
+    after = objects(root)
+    assert after[victim] == default[victim]
+    others = [os.path.basename(d["source_file"])[:-2] + ".o" for d in decisions
+              if d["status"] == "written"]
+    assert others and all(after[o] != default[o] for o in others)
