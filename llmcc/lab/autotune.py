@@ -218,6 +218,51 @@ def _apply(cache_dir: str, decisions: list[dict], tuned: set[str]) -> None:
         cache_mod.Store(cache_dir, kind=kind).clear()
 
 
+def drop_pipelines(cache_dir: str, decisions: list[dict], rejected: dict[str, str],
+                   check: str) -> int:
+    """Roll back every written decision whose pipeline is in ``rejected``
+    (pipeline -> reason), whatever TU it is for; its status names ``check`` and
+    the reason. Returns how many were rolled back."""
+    bad = [d for d in decisions if d["status"] == "written" and d["pipeline"] in rejected]
+    if bad:
+        keep = {d["pipeline"] for d in decisions
+                if d["status"] == "written" and d["pipeline"] not in rejected}
+        _apply(cache_dir, decisions, keep)
+        for d in bad:
+            d["status"] = f"rolled back: {check}: {rejected[d['pipeline']]}"
+    return len(bad)
+
+
+def verify_with_csmith(state: str, cache_dir: str, decisions: list[dict], programs: int,
+                       jobs: int) -> tuple[int, int]:
+    """Run the distinct written pipelines through ``llmcc difftest`` on ``programs``
+    Csmith programs (seeds 1..N, results in ``STATE/difftest``, resumable) and
+    roll back the decisions of every pipeline it rejects.
+
+    Returns:
+        (pipelines tested, pipelines rejected).
+
+    Raises:
+        DifftestError: csmith or the toolchain is missing.
+    """
+    from types import SimpleNamespace
+    from llmcc.lab import difftest
+    pipelines = sorted({d["pipeline"] for d in decisions if d["status"] == "written"})
+    if not pipelines:
+        return 0, 0
+    out = os.path.join(state, "difftest")
+    os.makedirs(out, exist_ok=True)
+    listing = os.path.join(out, "pipelines.json")
+    with open(listing, "w", encoding="utf-8") as f:
+        json.dump(pipelines, f, indent=1)
+    setup = difftest.make_setup(SimpleNamespace(pipelines=listing, out=out, timeout=5.0,
+                                                cflags=""))
+    summary = difftest.run_campaign(setup, list(range(1, programs + 1)), jobs)
+    rejected = {p: why for p, why in summary["rejected"].items() if p in pipelines}
+    drop_pipelines(cache_dir, decisions, rejected, "csmith difftest")
+    return len(pipelines), len(rejected)
+
+
 #: Most test-suite runs one ``--verify-tests`` spends looking for failing pipelines.
 MAX_TEST_RUNS = 16
 
@@ -337,6 +382,9 @@ def main(argv: list[str]) -> int:
                      help="rebuild and test with the tuned decisions (e.g. 'make clean && "
                           "make && make check'); on failure this run's decisions are rolled "
                           "back")
+    run.add_argument("--verify-csmith", type=int, default=0, metavar="N",
+                     help="run every tuned pipeline through llmcc difftest on N csmith "
+                          "programs first; decisions of rejected pipelines are rolled back")
     run.add_argument("--cache-dir", default=None,
                      help="decision cache to write (default: llmcc's, as the build uses)")
     rep = sub.add_parser("report", help="sizes before and after tuning")
@@ -360,6 +408,15 @@ def main(argv: list[str]) -> int:
         finished = search(ns.state, tus, ns.budget, ns.seed, ns.jobs, ns.timeout, deadline,
                           ns.ray)
         decisions = decide(ns.state, cache_dir, ns.budget, ns.seed, ns.timeout)
+        csmith = None
+        if ns.verify_csmith and any(d["status"] == "written" for d in decisions):
+            from llmcc.lab.difftest import DifftestError
+            try:
+                csmith = verify_with_csmith(ns.state, cache_dir, decisions, ns.verify_csmith,
+                                            ns.jobs)
+            except DifftestError as e:
+                print(f"llmcc autotune: --verify-csmith: {e}", file=sys.stderr)
+                return 2
         tests = None
         if ns.verify_tests and any(d["status"] == "written" for d in decisions):
             tests = verify_with_tests(ns.verify_tests, cache_dir, decisions)
@@ -368,7 +425,7 @@ def main(argv: list[str]) -> int:
         rejected = sum(d["status"].startswith("rejected") for d in decisions)
         culprits = sorted({d["pipeline"] for d in decisions
                            if d["status"].endswith("failed with this pipeline")})
-        rolled = sum(d["status"].startswith("rolled back") for d in decisions)
+        rolled = sum(d["status"].endswith("failed with this pipeline") for d in decisions)
         print(f"autotune: {len(tus)} TUs, {written} tuned decisions written to {cache_dir}, "
               f"{rejected} rejected by verification"
               + ("" if finished else "; stopped by --time, rerun to resume")
@@ -376,6 +433,12 @@ def main(argv: list[str]) -> int:
                   "FAILED: this run's decisions were rolled back" if not tests else
                   f"passed after rolling back the {rolled} decisions of {len(culprits)} "
                   "pipeline(s) that failed it" if culprits else "passed")))
+        if csmith is not None:
+            print(f"autotune: --verify-csmith: {csmith[0]} tuned pipelines x "
+                  f"{ns.verify_csmith} csmith programs, {csmith[1]} rejected "
+                  f"(details: {os.path.join(ns.state, 'difftest')})")
+        elif not ns.verify_csmith:
+            print("autotune: tuned pipelines not run through csmith (--verify-csmith N)")
         for p_ in culprits:
             print(f"autotune: --verify-tests fails with {p_}; dropped everywhere")
         return 0

@@ -169,3 +169,42 @@ def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
     others = [os.path.basename(d["source_file"])[:-2] + ".o" for d in decisions
               if d["status"] == "written"]
     assert others and all(after[o] != default[o] for o in others)
+
+
+def test_verify_csmith_runs_the_tuned_pipelines_and_drops_the_rejected(llmcc, llmcc_env,
+                                                                      tmp_path):
+    from llmcc.lab.autotune import drop_pipelines
+    root = tmp_path / "proj"
+    write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc)
+    at = [llmcc, "autotune", "--state", str(state)]
+    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-csmith", "2"],
+            env=env, cwd=root)
+    assert r.returncode == 0, r.stderr.decode()
+    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    tuned = sorted({d["pipeline"] for d in decisions if d["status"] == "written"})
+    assert tuned
+    assert (f"{len(tuned)} tuned pipelines x 2 csmith programs, 0 rejected".encode()
+            in r.stdout), r.stdout.decode()
+    results = json.loads((state / "difftest" / "results.json").read_text())
+    assert sorted(results["pipelines"]) == tuned and results["programs_usable"] >= 1
+    assert results["rejected"] == {}
+    # a rejected pipeline is rolled back in every TU that uses it, the others stay
+    cache = tmp_path / "cache"
+    for d in decisions:
+        if d["status"] == "written":
+            from llmcc.store.cache import Store
+            d["entry"] = Store(str(cache)).get(d["key"], touch=False).__dict__
+    n = drop_pipelines(str(cache), decisions, {tuned[0]: "changes the output of seed 7"},
+                       "csmith difftest")
+    from llmcc.store.cache import Store
+    store = Store(str(cache))
+    for d in decisions:
+        if d["pipeline"] == tuned[0]:
+            assert d["status"] == "rolled back: csmith difftest: changes the output of seed 7"
+            assert store.get(d["key"], touch=False) is None
+        elif d["status"] == "written":
+            assert store.get(d["key"], touch=False).pipeline == d["pipeline"]
+    assert n == sum(d["pipeline"] == tuned[0] for d in decisions)
