@@ -14,6 +14,7 @@ and the classification style of LLVM's scan-build-py
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 
@@ -458,6 +459,21 @@ def _is_optimized_level(level: str | None, policy: str) -> bool:
     return level not in DEBUG_LEVELS
 
 
+#: Sources of build-system probes: autoconf's ``conftest*.c``, CMake's
+#: ``try_compile`` projects, Meson's compiler checks. Their objects only answer a
+#: configure question and are never shipped, so they are compiled by clang alone.
+_PROBE_NAMES = re.compile(r"^conftest[0-9]*\.(c|cc|cpp|cxx|C|m)$")
+_PROBE_DIRS = ("/CMakeFiles/CMakeTmp", "/CMakeFiles/CMakeScratch/", "/CMakeFiles/CheckTypeSize",
+               "/CMakeFiles/CMakeScratch", "/meson-private/tmp")
+
+
+def is_build_probe(source: str, cwd: str = "") -> bool:
+    """True if ``source`` (compiled in ``cwd``) is a configure, CMake or Meson probe."""
+    if _PROBE_NAMES.match(os.path.basename(source)):
+        return True
+    return any(d in p for p in (source, cwd) for d in _PROBE_DIRS)
+
+
 def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrough:
     """Classify one compiler call (arguments without argv[0], ``@file`` already expanded).
 
@@ -562,6 +578,9 @@ def classify(args: list[str], *, policy: str = "default") -> Compile | PassThrou
         return PassThrough("output to a device")  # /dev/null probes (configure), /dev/stdout
     if output is not None and len(sources) > 1:
         return PassThrough("-o with several sources")
+    cwd = os.getcwd()
+    if all(is_build_probe(os.path.join(cwd, src), cwd) for src, _, _ in sources):
+        return PassThrough("build-system probe")
     if not _is_optimized_level(opt_level, policy):
         return PassThrough("debug build" if opt_level in DEBUG_LEVELS else "optimization policy")
     if fast_math:

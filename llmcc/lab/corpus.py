@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import re
 from collections import Counter
 
+from llmcc.compile.cmdline import is_build_probe
 from llmcc.lab.jsonl import dumps_line, iter_jsonl
 
 
@@ -27,21 +27,6 @@ def _relative_source(path: str, package: str) -> str:
         i = len(parts) - 1 - parts[::-1].index(package)
         return "/".join(parts[i + 1:])
     return os.path.basename(path)
-
-
-#: Sources of build-system probes: autoconf's ``conftest*.c``, CMake's
-#: ``try_compile`` projects.  They are compiled to objects like any TU but are
-#: not code anybody ships, so the corpus leaves them out.
-_PROBE_NAMES = re.compile(r"^conftest[0-9]*\.(c|cc|cpp|cxx|C|m)$")
-_PROBE_DIRS = ("/CMakeFiles/CMakeTmp", "/CMakeFiles/CMakeScratch/", "/CMakeFiles/CheckTypeSize",
-               "/CMakeFiles/CMakeScratch")
-
-
-def is_build_probe(source: str, cwd: str = "") -> bool:
-    """True if ``source`` (compiled in ``cwd``) is a configure or CMake probe."""
-    if _PROBE_NAMES.match(os.path.basename(source)):
-        return True
-    return any(d in p for p in (source, cwd) for d in _PROBE_DIRS)
 
 
 def unique_records(corpus: str, probes: bool = False):

@@ -280,3 +280,23 @@ def test_bare_instcombine_runs_without_its_fixpoint_check(llmcc, clang, llmcc_en
     r = run([llmcc, "-O2", "-c", str(src), "-o", str(tmp_path / "fp.o")], env=env)
     assert r.returncode == 0 and b"falling back" not in r.stderr, r.stderr
     assert b"forced pipeline function(instcombine):" in r.stderr
+
+
+def test_build_system_probes_are_compiled_by_clang_alone(llmcc, clang, llmcc_env, tmp_path):
+    """autoconf's conftest.c and a CMake try_compile: clang's own object, counted,
+    nothing optimized or cached; the same file elsewhere is optimized."""
+    from llmcc.store import stats
+    body = "static int sq(int x) { return x * x; }\nint probe(int n) { return sq(n) + 1; }\n"
+    scratch = tmp_path / "build" / "CMakeFiles" / "CMakeScratch" / "TryCompile-abc"
+    scratch.mkdir(parents=True)
+    for d, name in ((tmp_path, "conftest.c"), (scratch, "src.c")):
+        (d / name).write_text(body)
+        run([clang, "-O2", "-c", name, "-o", "ref.o"], cwd=d, check=True)
+        r = run([llmcc, "-O2", "-c", name, "-o", "out.o"], env=llmcc_env, cwd=d)
+        assert r.returncode == 0 and r.stderr == b""
+        assert (d / "out.o").read_bytes() == (d / "ref.o").read_bytes()
+    s = stats.read(llmcc_env["LLMCC_CACHE_DIR"])
+    assert s["uncacheable: build-system probe"] == 2 and not s.get("cache misses")
+    (tmp_path / "probe.c").write_text(body)
+    run([llmcc, "-O2", "-c", "probe.c"], env=llmcc_env, cwd=tmp_path, check=True)
+    assert stats.read(llmcc_env["LLMCC_CACHE_DIR"])["cache misses"] == 1

@@ -64,13 +64,14 @@ def test_seeds_come_from_a_coreset_file_and_skip_what_the_search_cannot_draw(tmp
 
 
 def test_build_probes_are_recognised():
-    from llmcc.lab.corpus import is_build_probe
+    from llmcc.compile.cmdline import is_build_probe
     assert is_build_probe("/b/pkg/conftest.c", "/b/pkg")
     assert is_build_probe("/b/pkg/conftest2.cpp")
     assert is_build_probe("/b/pkg/build/CMakeFiles/CMakeScratch/TryCompile-x/src.c")
     assert is_build_probe("src.c", "/b/build/CMakeFiles/CMakeTmp")
     assert not is_build_probe("/b/pkg/lib/sh/tmpfile.c", "/b/pkg/lib/sh")
     assert not is_build_probe("/b/pkg/src/conftest_helpers.c")
+    assert is_build_probe("/b/build/meson-private/tmpab12cd/testfile.c")
 
 
 def test_coreset_pool_drops_rejected_and_ignores_partly_labelled_tus(tmp_path):
