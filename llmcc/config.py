@@ -27,6 +27,10 @@ Keys (type, default):
     cache_url   (str, "")      a shared decision store, ``redis://[:password@]host:port/db``
                                (``rediss://`` for TLS): a local miss asks it, new decisions
                                are published; never fails or stalls a build
+    rank_server (float, 120)   seconds the shared ranking server (one process per build that
+                               holds the model, started by the first compile that needs a
+                               ranking) waits for a request before it exits; 0: every
+                               compile that misses loads the model itself
     prefix      (str, "")      command put in front of the real clang for calls llmcc hands
                                over whole (pass-through, fallback, direct -Oz rebuilds), e.g.
                                ``ccache`` or ``distcc`` (ccache's ``prefix_command``)
@@ -64,6 +68,7 @@ class Config:
     pinned_strict: bool = False
     prefix: str = ""
     cache_url: str = ""
+    rank_server: float = 120.0
 
 
 def config_path(env: dict[str, str]) -> str:
@@ -81,7 +86,8 @@ RANKER_NAMES = ("model", "static")
 #: Inclusive bounds of numeric settings: a value outside them is an error.
 #: ``timeout`` is per llmcc call, in seconds: 0, inf, nan or a value no
 #: subprocess timer accepts would make every compile fall back.
-BOUNDS = {"max_entries": (1, 1 << 40), "max_objects": (0, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0)}
+BOUNDS = {"max_entries": (1, 1 << 40), "max_objects": (0, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0),
+          "rank_server": (0.0, 86400.0)}
 #: Closed sets of string settings.
 CHOICES = {"policy": POLICY_NAMES, "ranker": RANKER_NAMES}
 

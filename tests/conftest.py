@@ -20,6 +20,8 @@ def llmcc_env(tmp_path):
             del env[k]
     env["LLMCC_CACHE_DIR"] = str(tmp_path / "cache")
     env["LLMCC_CONFIG"] = str(tmp_path / "no-config.toml")
+    # the ranking server of a test's compiles exits soon after them, not 2 minutes later
+    env["LLMCC_RANK_SERVER"] = "3"
     return env
 
 

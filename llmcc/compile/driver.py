@@ -437,6 +437,12 @@ def _ranker(ctx: Context):
     if ctx.ranker is None:
         try:
             ctx.ranker = load_ranker(ctx.cfg.ranker)
+            if ctx.ranker.name == "model" and ctx.cfg.rank_server > 0 and ctx.cfg.cache_dir \
+                    and not ctx.cfg.readonly:
+                from llmcc.compile import rankserver
+                ctx.ranker = rankserver.ServedRanker(
+                    ctx.ranker, rankserver.socket_path(ctx.cfg.cache_dir, ctx.ranker.identity),
+                    ctx.cfg.rank_server, ctx.counts, ctx.env)
         except Exception as e:  # a missing or broken model must not break a build
             ctx.counts[f"fallback: ranker {ctx.cfg.ranker} unavailable"] += 1
             ctx.debug(f"ranker {ctx.cfg.ranker!r} unavailable ({type(e).__name__}: {e}); "

@@ -47,13 +47,21 @@ def _imports(stderr: bytes) -> set[str]:
 
 def test_default_ranker_is_the_model_and_a_cache_hit_does_not_load_it(llmcc, llmcc_env,
                                                                      sample_dir):
-    env = dict(llmcc_env, PYTHONPROFILEIMPORTTIME="1", LLMCC_DEBUG="1")
+    env = dict(llmcc_env, PYTHONPROFILEIMPORTTIME="1", LLMCC_DEBUG="1",
+               LLMCC_RANK_SERVER="0")
     miss = run([llmcc, "-O2", "-c", "sample.c", "-o", "a.o"], env=env, cwd=sample_dir)
     assert miss.returncode == 0, miss.stderr
     assert {"onnxruntime", "tokenizers"} <= _imports(miss.stderr)
     s = stats.read(env["LLMCC_CACHE_DIR"])
     assert s["cache misses"] == 1 and s["candidates compiled"] >= 1
     assert not any(k.startswith("fallback") for k in s)
+    # with the ranking server (the default), a miss loads the model in the server only
+    served = dict(env, LLMCC_RANK_SERVER="3", LLMCC_CACHE_DIR=env["LLMCC_CACHE_DIR"] + "-s")
+    miss = run([llmcc, "-O2", "-c", "sample.c", "-o", "s.o"], env=served, cwd=sample_dir)
+    assert miss.returncode == 0, miss.stderr
+    assert not {"onnxruntime", "tokenizers", "numpy"} & _imports(miss.stderr)
+    assert stats.read(served["LLMCC_CACHE_DIR"])["rank server requests"] == 1
+    assert (sample_dir / "s.o").read_bytes() == (sample_dir / "a.o").read_bytes()
     hit = run([llmcc, "-O2", "-c", "sample.c", "-o", "b.o"], env=env, cwd=sample_dir)
     assert hit.returncode == 0, hit.stderr
     assert stats.read(env["LLMCC_CACHE_DIR"])["cache hits"] == 1
