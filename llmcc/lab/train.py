@@ -63,10 +63,11 @@ def _targets(label: dict, pipelines: list[str]) -> list[float] | None:
     return out
 
 
-def dataset(corpus: str, labels_dir: str, packages: str, pipelines: list[str]) -> list[dict]:
+def dataset(corpus: str, labels_dir: str, packages: str, pipelines: list[str],
+            max_ir_bytes: int = 1 << 62) -> list[dict]:
     """Labelled TUs that have a size for every pipeline: dicts with ``ir_path``,
     ``split``, ``package``, ``label`` and ``targets`` (size ratios to -Oz, [K])."""
-    tus = {t.ir_hash: t for t in load_corpus(corpus, packages, 1 << 62)}
+    tus = {t.ir_hash: t for t in load_corpus(corpus, packages, max_ir_bytes)}
     out = []
     for h, lab in sorted(load_labels(labels_dir).items()):
         t = tus.get(h)
@@ -309,7 +310,7 @@ def evaluate(ns) -> int:
     ns.model = ns.model or M.model_dir()
     ranker = M.ModelRanker(ns.model)
     pipelines = list(ranker.pipelines)
-    data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines)
+    data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines, ns.max_ir_bytes)
             if d["split"] == "validation"]
     if not data:
         print("llmcc train eval: no validation TUs labelled with the model's pipelines",
@@ -414,6 +415,9 @@ def main(argv: list[str]) -> int:
         else:
             s.add_argument("--model", default=None,
                            help="model directory (default: the shipped model)")
+            s.add_argument("--max-ir-bytes", type=int, default=1 << 62,
+                           help="only validation TUs with at most this much textual IR "
+                                "(compare models on the TUs both have labels for)")
             s.set_defaults(fn=evaluate)
     ns = p.parse_args(argv)
     return ns.fn(ns)

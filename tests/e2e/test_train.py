@@ -63,6 +63,10 @@ def test_fit_is_reproducible_and_eval_reports_against_static(llmcc, llmcc_env, t
                                      for v in row[1:4])
         assert all(float(v.rstrip("%")) >= 0 for v in row[4:])  # total bytes
     assert "zero-shot top-1" in out and "p95" in out and "peak RSS" in out
+    # only TUs up to a size: none of these is a single byte
+    r = run([llmcc, "train", "eval", "--labels", str(labels), "--model", str(tmp_path / "m1"),
+             "--max-ir-bytes", "1"] + common, env=llmcc_env)
+    assert r.returncode == 1 and b"no validation TUs" in r.stderr
 
     # the driver compiles with the trained model, and its identity keys the decisions
     env = dict(llmcc_env, LLMCC_MODEL_DIR=str(tmp_path / "m1"))
