@@ -10,6 +10,11 @@ from tests.conftest import run
 from tests.e2e.project import objects, N_FILES, write_project
 
 
+# The builds here run with k = 0 (plain -Oz decisions): the shipped coreset already
+# finds what a 10-compile search finds on these small TUs, and a tuned decision is
+# written only when smaller than the one the cache holds.
+
+
 def _make(root, env):
     run(["make", "clean"], cwd=root, check=True)
     r = run(["make", "-j2"], env=env, cwd=root)
@@ -21,7 +26,7 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     root = tmp_path / "proj"
     expected = write_project(root)
     state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
     at = [llmcc, "autotune", "--state", str(state)]
     r = run(at + ["record", "--", "make", "-j2"], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
@@ -87,7 +92,7 @@ def test_a_winner_that_fails_verification_is_dropped(llmcc, llmcc_env, tmp_path)
     root = tmp_path / "proj"
     write_project(root)
     state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
     at = [llmcc, "autotune", "--state", str(state)]
     assert run(at + ["record", "--", "make", "-j2", "m0.o"], env=env, cwd=root).returncode == 0
     rec = json.loads((state / "corpus" / "records.jsonl").read_text().splitlines()[0])
@@ -110,7 +115,7 @@ def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, t
     root = tmp_path / "proj"
     write_project(root)
     state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
     at = [llmcc, "autotune", "--state", str(state)]
     assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
     default = objects(root)
@@ -133,7 +138,7 @@ def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
     root = tmp_path / "proj"
     write_project(root)
     state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
     at = [llmcc, "autotune", "--state", str(state)]
     assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
     default = objects(root)
@@ -177,7 +182,7 @@ def test_verify_csmith_runs_the_tuned_pipelines_and_drops_the_rejected(llmcc, ll
     root = tmp_path / "proj"
     write_project(root)
     state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc)
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
     at = [llmcc, "autotune", "--state", str(state)]
     assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
     r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-csmith", "2"],
