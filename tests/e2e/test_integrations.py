@@ -84,11 +84,13 @@ def test_static_ranker_pipelines_are_accepted_by_opt(clang, sample_dir, tmp_path
     run([clang, "-Oz", "-Xclang", "-disable-llvm-passes", "-S", "-emit-llvm", "sample.c", "-o",
          str(ir)], cwd=sample_dir, check=True)
     opt = os.path.join(os.path.dirname(os.path.realpath(clang)), "opt")
-    from llmcc.llvm.passes import with_mandatory_passes
+    from llmcc.llvm.passes import split_decision, with_mandatory_passes
     assert load_coreset() != STARTER_PIPELINES  # the tuned coreset ships
     for p in STARTER_PIPELINES + load_coreset():
         assert check_pipeline(p) == p
-        r = run([opt, "-p", with_mandatory_passes(p), str(ir), "-o", os.devnull])
+        pipeline, options = split_decision(p)  # vetted options go to opt's argv
+        r = run([opt, *options, "-p", with_mandatory_passes(pipeline), str(ir), "-o",
+                 os.devnull])
         assert r.returncode == 0, (p, r.stderr)
 
 
