@@ -120,11 +120,15 @@ def _parse_element(text: str, pos: int, depth: int) -> tuple[Element, int]:
 
 
 @lru_cache(maxsize=1)
+def _allowlist() -> dict:
+    """``llmcc/data/passes.json``, read once per process."""
+    return json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
+
+
 @lru_cache(maxsize=1)
 def vetted_options() -> dict[str, dict]:
     """The option allowlist: name -> ``{"min", "max", "reason"}`` (``passes.json``)."""
-    data = json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
-    return {o["name"]: o for o in data.get("options", ())}
+    return {o["name"]: o for o in _allowlist().get("options", ())}
 
 
 _OPTION_RE = re.compile(r"-([a-z][a-z0-9-]*)=(-?[0-9]{1,6})")
@@ -157,10 +161,10 @@ def _check_options(options: tuple[str, ...]) -> list[str]:
     return [f"-{name}={seen[name]}" for name in sorted(seen)]
 
 
+@lru_cache(maxsize=1)
 def vocabulary() -> dict[str, dict]:
     """The pass allowlist: name -> entry of ``llmcc/data/passes.json``."""
-    data = json.loads(resources.files("llmcc").joinpath("data/passes.json").read_text())
-    return {p["name"]: p for p in data["passes"]}
+    return {p["name"]: p for p in _allowlist()["passes"]}
 
 
 def _check(elems: tuple[Element, ...], vocab: dict[str, dict]) -> None:

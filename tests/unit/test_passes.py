@@ -118,3 +118,9 @@ def test_bare_instcombine_runs_without_fixpoint_verification():
     # explicit parameters are left as written
     assert with_mandatory_passes("function(instcombine<max-iterations=2>)") == (
         "always-inline,function(instcombine<max-iterations=2>)")
+
+
+def test_the_allowlist_is_read_once_per_process():
+    # check_pipeline runs on every candidate and cache hit: no file read each time
+    from llmcc.llvm.passes import vetted_options, vocabulary
+    assert vocabulary() is vocabulary() and vetted_options() is vetted_options()
