@@ -63,17 +63,17 @@ class ServedRanker(Ranker):
         """Pipelines best first, from the server (started if needed) or in-process."""
         if not self.local.in_range(ir_text):
             return list(self.pipelines)
+        ranked = None
         try:
             ranked = self._ask(ir_text)
-        except OSError:
-            ranked = None
+        except OSError:  # no server yet, or a dead one's socket (TimeoutError included)
             try:
                 if self._start():
                     ranked = self._ask(ir_text)
-            except (OSError, ValueError, TimeoutError):
-                ranked = None
-        except ValueError:
-            ranked = None
+            except (OSError, ValueError):
+                pass
+        except ValueError:  # it answered something else than a ranking
+            pass
         if ranked is None:
             self.counts["rank server unreachable"] += 1
             return self.local.rank(ir_text)
