@@ -21,6 +21,23 @@ def _make(root, env):
     assert r.returncode == 0, r.stderr.decode()
 
 
+def _recorded(llmcc, llmcc_env, tmp_path):
+    """The test project, built once with ``llmcc autotune record``: (root, state
+    directory, environment, ``llmcc autotune --state STATE`` argv prefix)."""
+    root = tmp_path / "proj"
+    write_project(root)
+    state = tmp_path / "state"
+    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
+    at = [llmcc, "autotune", "--state", str(state)]
+    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    return root, state, env, at
+
+
+def _decisions(state):
+    """The records of ``STATE/decisions.jsonl``."""
+    return [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+
+
 @pytest.mark.slow
 def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     root = tmp_path / "proj"
@@ -36,7 +53,7 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
 
     r = run(at + ["run", "--budget", "10", "--jobs", "2"], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
-    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    decisions = _decisions(state)
     written = {d["key"]: d for d in decisions if d["status"] == "written"}
     assert written, decisions
     assert all(d["source"] == "autotune budget=10 seed=0" for d in decisions)
@@ -105,24 +122,19 @@ def test_a_winner_that_fails_verification_is_dropped(llmcc, llmcc_env, tmp_path)
                       "best_pipeline": "internalize,globaldce"}) + "\n")
     r = run(at + ["run", "--budget", "8", "--jobs", "1"], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
-    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    decisions = _decisions(state)
     assert [d["status"].split(":")[0] for d in decisions] == ["rejected"]
     assert not list((tmp_path / "cache" / "entries").rglob("*.json")) or all(
         "internalize" not in p.read_text() for p in (tmp_path / "cache" / "entries").rglob("*.json"))
 
 
 def test_failing_project_tests_roll_the_tuned_decisions_back(llmcc, llmcc_env, tmp_path):
-    root = tmp_path / "proj"
-    write_project(root)
-    state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
-    at = [llmcc, "autotune", "--state", str(state)]
-    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    root, state, env, at = _recorded(llmcc, llmcc_env, tmp_path)
     default = objects(root)
     r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-tests",
                   "make clean >/dev/null && make -j2 >/dev/null && false"], env=env, cwd=root)
     assert r.returncode == 0 and b"FAILED" in r.stdout, r.stderr.decode()
-    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    decisions = _decisions(state)
     assert decisions and not any(d["status"] == "written" for d in decisions)
     assert any(d["status"].startswith("rolled back") for d in decisions)
     _make(root, env)
@@ -135,20 +147,14 @@ def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
     bisection finds that TU's pipeline, rolls back every decision using it and
     keeps the others."""
     import shutil
-    root = tmp_path / "proj"
-    write_project(root)
-    state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
-    at = [llmcc, "autotune", "--state", str(state)]
-    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    root, state, env, at = _recorded(llmcc, llmcc_env, tmp_path)
     default = objects(root)
     # which TUs does this search tune? (deterministic: the same run on a copy)
     shutil.copytree(state, tmp_path / "probe")
     r = run([llmcc, "autotune", "--state", str(tmp_path / "probe"), "run", "--budget", "10",
              "--jobs", "2", "--cache-dir", str(tmp_path / "probe-cache")], env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
-    probe = [json.loads(x) for x in (tmp_path / "probe" / "decisions.jsonl").read_text()
-             .splitlines()]
+    probe = _decisions(tmp_path / "probe")
     tuned = [d for d in probe if d["status"] == "written"]
     assert len({d["pipeline"] for d in tuned}) >= 2, "the search tunes several TUs"
     victim = os.path.basename(tuned[0]["source_file"])[:-2] + ".o"
@@ -161,7 +167,7 @@ def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
     assert r.returncode == 0, r.stderr.decode()
     assert f"fails with {bad}; dropped everywhere".encode() in r.stdout, r.stdout.decode()
     assert b"passed after rolling back" in r.stdout
-    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    decisions = _decisions(state)
     assert {d["key"]: d["pipeline"] for d in decisions} == {d["key"]: d["pipeline"] for d in probe}
     for d in decisions:
         if d["pipeline"] == bad:
@@ -179,16 +185,11 @@ def test_failing_project_tests_are_bisected_to_the_pipeline_that_fails_them(
 def test_verify_csmith_runs_the_tuned_pipelines_and_drops_the_rejected(llmcc, llmcc_env,
                                                                       tmp_path):
     from llmcc.lab.autotune import drop_pipelines
-    root = tmp_path / "proj"
-    write_project(root)
-    state = tmp_path / "state"
-    env = dict(llmcc_env, CC=llmcc, LLMCC_CANDIDATES="0")  # default build: -Oz
-    at = [llmcc, "autotune", "--state", str(state)]
-    assert run(at + ["record", "--", "make", "-j2"], env=env, cwd=root).returncode == 0
+    root, state, env, at = _recorded(llmcc, llmcc_env, tmp_path)
     r = run(at + ["run", "--budget", "10", "--jobs", "2", "--verify-csmith", "2"],
             env=env, cwd=root)
     assert r.returncode == 0, r.stderr.decode()
-    decisions = [json.loads(x) for x in (state / "decisions.jsonl").read_text().splitlines()]
+    decisions = _decisions(state)
     tuned = sorted({d["pipeline"] for d in decisions if d["status"] == "written"})
     assert tuned
     assert (f"{len(tuned)} tuned pipelines x 2 csmith programs, 0 rejected".encode()
