@@ -11,16 +11,14 @@ still answers as clang. Commands return data; this module alone prints.
 
 from __future__ import annotations
 
-import argparse
 import os
-import subprocess
 import sys
 
 from llmcc import __version__
-from llmcc.store import cache as cache_mod
-from llmcc import config as config_mod
-from llmcc.store import stats
-from llmcc.errors import LlmccError
+
+# Imported on every compiler call: the management commands' modules (argparse,
+# the stores, the config parser) are imported where they are used, so that a
+# call handed to the compile server costs little more than the interpreter.
 
 #: Set in the environment of every tool the compile path runs (the real clang,
 #: ``opt``): llmcc started with it set was called back by its own compiler.
@@ -54,10 +52,12 @@ def _quiet_on_closed_pipe(fn, *args) -> int:
         return 0
 
 
-def show_stats(cfg: config_mod.Config) -> list[str]:
-    """Lines of the statistics report (ccache ``-s`` style), derived from the
-    declared counters (:data:`llmcc.store.counters.COUNTERS`)."""
-    from llmcc.store import counters
+def show_stats(cfg) -> list[str]:
+    """Lines of the statistics report (ccache ``-s`` style) for a
+    :class:`llmcc.config.Config`, derived from the declared counters
+    (:data:`llmcc.store.counters.COUNTERS`)."""
+    from llmcc.store import cache as cache_mod, counters, stats
+    from llmcc import config as config_mod
     c = stats.read(cfg.cache_dir)
     lines = [f"cache directory: {cfg.cache_dir}",
              f"config file: {config_mod.config_path(dict(os.environ))}"]
@@ -80,7 +80,7 @@ def show_stats(cfg: config_mod.Config) -> list[str]:
     return lines
 
 
-def output_identity(cfg: config_mod.Config, env: dict[str, str], cxx: bool) -> str:
+def output_identity(cfg, env: dict[str, str], cxx: bool) -> str:
     """xxh3-128 of everything that decides the objects llmcc makes: llmcc's version,
     the toolchain identity, the ranker's identity (model or coreset), and the
     settings that change decisions (k, policy, pinned file contents, forced pipeline).
@@ -108,6 +108,11 @@ def output_identity(cfg: config_mod.Config, env: dict[str, str], cxx: bool) -> s
 
 
 def _manage(argv: list[str], prog: str) -> int:
+    import argparse
+    import subprocess
+    from llmcc.store import cache as cache_mod, stats
+    from llmcc import config as config_mod
+    from llmcc.errors import LlmccError
     parser = argparse.ArgumentParser(
         prog=prog, description="llmcc: a drop-in clang that makes smaller objects. "
         "Use it as a compiler (CC=llmcc) or manage it with one of these options.")
@@ -176,8 +181,8 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
     if args and args[0].startswith("--llmcc-driver="):
         # A masquerade shim: always the compiler, C++ by the shim's name.
         name = args[0].split("=", 1)[1]
-        from llmcc.compile.driver import compile_main
-        return compile_main(args[1:], _is_cxx_name(name) if cxx is None else cxx)
+        from llmcc.compile import client
+        return client.run(args[1:], _is_cxx_name(name) if cxx is None else cxx)
     if cxx is None:
         cxx = _is_cxx_name(argv0)
     if _own_name(argv0) and args:
@@ -196,8 +201,8 @@ def main(argv: list[str] | None = None, *, cxx: bool | None = None) -> int:
             return _quiet_on_closed_pipe(_manage, args, os.path.basename(argv0))
     if _own_name(argv0) and not args:
         return _quiet_on_closed_pipe(_manage, ["--help"], os.path.basename(argv0))
-    from llmcc.compile.driver import compile_main
-    return compile_main(args, cxx)
+    from llmcc.compile import client
+    return client.run(args, cxx)
 
 
 def main_cxx() -> int:

@@ -31,6 +31,13 @@ Keys (type, default):
                                holds the model, started by the first compile that needs a
                                ranking) waits for a request before it exits; 0: every
                                compile that misses loads the model itself
+    compile_server (float, 300) seconds the compile server (one process per installation and
+                               user with the compile path imported, which forks for each
+                               compiler call instead of starting Python again; started by the
+                               first call that finds none) waits for a call before it exits;
+                               0: every call runs in a process of its own. Never used in
+                               pinned mode. ``LLMCC_COMPILE_SERVER=0`` also stops calls from
+                               using a server that is running
     prefix      (str, "")      command put in front of the real clang for calls llmcc hands
                                over whole (pass-through, fallback, direct -Oz rebuilds), e.g.
                                ``ccache`` or ``distcc`` (ccache's ``prefix_command``)
@@ -69,6 +76,7 @@ class Config:
     prefix: str = ""
     cache_url: str = ""
     rank_server: float = 120.0
+    compile_server: float = 300.0
 
 
 def config_path(env: dict[str, str]) -> str:
@@ -87,7 +95,7 @@ RANKER_NAMES = ("model", "static")
 #: ``timeout`` is per llmcc call, in seconds: 0, inf, nan or a value no
 #: subprocess timer accepts would make every compile fall back.
 BOUNDS = {"max_entries": (1, 1 << 40), "max_objects": (0, 1 << 40), "candidates": (0, 256), "timeout": (0.1, 86400.0),
-          "rank_server": (0.0, 86400.0)}
+          "rank_server": (0.0, 86400.0), "compile_server": (0.0, 86400.0)}
 #: Closed sets of string settings.
 CHOICES = {"policy": POLICY_NAMES, "ranker": RANKER_NAMES}
 

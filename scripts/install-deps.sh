@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install what llmcc needs on a Debian (bookworm) machine: the reference
 # toolchain (clang-19, llvm-19), build tools for the real-project benchmarks and
-# tests, a deb-src entry for `apt-get source`, and llmcc itself (editable).
+# tests, a deb-src entry for `apt-get source`, and llmcc itself (editable) in a
+# virtual environment of its own (.venv), linked onto PATH as llmcc and llmcc++.
+# Its own environment, as pipx gives: every compiler call starts this interpreter,
+# and a shared site-packages runs every other package's .pth start-up hooks too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -37,4 +40,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   clang-19 llvm-19 make cmake dpkg-dev build-essential ca-certificates \
   csmith libcsmith-dev bazel-bootstrap nix-bin ccache autoconf automake libtool \
   redis-server >/dev/null
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+BIN=${LLMCC_BIN_DIR:-/usr/local/bin}
+for tool in llmcc llmcc++; do
+  $SUDO ln -sf "$PWD/.venv/bin/$tool" "$BIN/$tool"
+done

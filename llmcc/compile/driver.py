@@ -37,6 +37,10 @@ from llmcc.compile import process
 from llmcc.compile.toolchain import self_paths, Toolchain, find_clang, resolve
 
 
+#: CPU milliseconds the client of a call run by the compile server spent before
+#: handing it over (start-up and imports); set in the server's worker process.
+SERVED_START_CPU_MS: int | None = None
+
 #: Set in the environment of everything llmcc runs: a compiler wrapper chain
 #: that leads back to llmcc is then an error instead of an endless loop.
 RECURSION_ENV = "LLMCC_RECURSION"
@@ -833,6 +837,8 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
                          "LLMCC_CLANG to the real clang\n")
         return 1
     start_cpu_ms = round(1000 * _self_cpu())  # interpreter start-up and imports
+    if SERVED_START_CPU_MS is not None:  # a worker forked by the compile server
+        start_cpu_ms += SERVED_START_CPU_MS
     # Everything run from here on (version probes, tools, the exec'd clang) carries it.
     os.environ[RECURSION_ENV] = env[RECURSION_ENV] = "1"
     cfg, problems = config_mod.load_report(env)
@@ -988,6 +994,15 @@ def _finish(ctx: Context) -> None:
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     bucket = next((b for b in (32, 64, 128, 256, 512, 1024) if rss_mb <= b), 2048)
     ctx.counts[f"processes with peak RSS up to MB: {bucket}"] += 1
+    if SERVED_START_CPU_MS is not None:
+        ctx.counts["compile server calls"] += 1
+    elif not ctx.cfg.pinned and not ctx.cfg.readonly and ctx.cfg.compile_server > 0:
+        from llmcc.compile import client
+        if client.wanted:  # no server answered this call: start one for the next
+            from llmcc.compile import server
+            if server.start(client.wanted, ctx.cfg.compile_server, ctx.env):
+                ctx.counts["compile server starts"] += 1
+            client.wanted = None
     if not ctx.cfg.pinned:
         stats.add(ctx.cfg.cache_dir, {k: v for k, v in ctx.counts.items() if v})
 

@@ -61,6 +61,8 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("rank server requests", "rankings answered by the shared ranking server",
             "outcome"),
     Counter("rank server starts", "ranking servers started", "outcome"),
+    Counter("compile server calls", "compiler calls run by the compile server", "time"),
+    Counter("compile server starts", "compile servers started", "time"),
     Counter("rank server unreachable", "rankings made in-process (no ranking server answered)",
             "outcome"),
     Counter("compiles for diagnostics", "extra clang runs for its own diagnostics", "outcome"),
