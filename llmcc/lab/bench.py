@@ -490,14 +490,19 @@ def summarize(tus: list[TU], builds: dict[str, Build]) -> dict:
                        if v in ("cold", "warm")}
     if "ccache" in builds:
         s["ccache_wall_ratio"] = builds["ccache"].wall_s / oz.wall_s if oz.wall_s else None
-    tuned = builds.get("tuned")
-    if tuned is not None:
-        paths = [t.path for t in tus]
-        s["bytes_tuned"] = sum(tuned.objects.get(p, 0) for p in paths)
-        s["reduction_tuned_pct"] = (100.0 * (total_oz - s["bytes_tuned"]) / total_oz
-                                    if total_oz else 0.0)
-        s["tuned_wall_ratio"] = tuned.wall_s / oz.wall_s if oz.wall_s else None
-        s["tests_tuned"] = tuned.test_passed
+    for name, tuned in sorted(builds.items()):
+        if not name.startswith("tuned-"):
+            continue
+        sizes = [(t.oz, tuned.objects.get(t.path, 0)) for t in tus]
+        tuned_bytes = sum(b for _, b in sizes)
+        s.setdefault("tuned", {})[name[len("tuned-"):]] = {
+            "bytes": tuned_bytes,
+            "reduction_total_pct": (100.0 * (total_oz - tuned_bytes) / total_oz
+                                    if total_oz else 0.0),
+            "reduction_geomean_pct": geomean_reduction([b / o for o, b in sizes if o and b]),
+            "ratios": [b / o for o, b in sizes if o and b],
+            "wall_ratio": tuned.wall_s / oz.wall_s if oz.wall_s else None,
+            "tests": tuned.test_passed}
     if warm is not None:
         s.update(
             warm_wall_ratio=warm.wall_s / oz.wall_s if oz.wall_s else None,
@@ -545,23 +550,56 @@ def phase_lines(projects: list[dict]) -> list[str]:
     return text_table(["CPU seconds by phase (llmcc's own work)", "cold", "warm"], rows)
 
 
-def autotune_lines(projects: list[dict], budget: int) -> list[str]:
-    """The tuned build against the default one: bytes, reductions against -Oz, the
-    search's CPU time, the rebuild's wall time and the tests (``--autotune``)."""
+def autotune_lines(projects: list[dict], budgets: tuple[int, ...]) -> list[str]:
+    """The tuned builds against the default one, per project and budget: bytes,
+    total and geometric-mean reductions against -Oz, the search's compiles and CPU
+    hours, the rebuild's wall time and its tests (``--autotune``); a total row per
+    budget over the projects tuned at it."""
     rows = []
+    totals: dict[str, dict] = {}
     for p in projects:
         s = p.get("summary", {})
-        if "bytes_tuned" not in s:
-            rows.append([p["name"], "-", "-", "-", "-", "-", "-",
+        if not s.get("tuned"):
+            rows.append([p["name"], "-", "-", "-", "-", "-", "-", "-", "-",
                          "FAILED" if p.get("autotune_error") else "-"])
             continue
-        rows.append([p["name"], f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
-                     f"{s['bytes_tuned']:,}", pct(s["reduction_total_pct"]),
-                     pct(s["reduction_tuned_pct"]), f"{p['autotune']['search_cpu_s']:.0f}",
-                     f"{_ratio(s['tuned_wall_ratio'])} {verdict(s['tests_tuned'])}"])
-    return text_table([f"autotune (budget {budget})", "-Oz bytes", "default bytes",
-                       "tuned bytes", "default red.", "tuned red.", "search CPU s",
-                       "rebuild, tests"], rows)
+        rows.append([p["name"], "default", f"{s['bytes_oz']:,}", f"{s['bytes_llmcc']:,}",
+                     pct(s["reduction_total_pct"]), pct(s["reduction_geomean_pct"]),
+                     "", "", "", ""])
+        for budget in budgets:
+            t = s["tuned"].get(str(budget))
+            spent = p.get("autotune", {}).get(str(budget))
+            if t is None or spent is None:
+                continue
+            rows.append(["", str(budget), "", f"{t['bytes']:,}", pct(t["reduction_total_pct"]),
+                         pct(t["reduction_geomean_pct"]), f"{spent['compiles']:,}",
+                         f"{spent['search_cpu_s'] / 3600:.2f}", _ratio(t["wall_ratio"]),
+                         verdict(t["tests"])])
+            tot = totals.setdefault(str(budget), {"oz": 0, "default": 0, "tuned": 0, "cpu": 0.0,
+                                                  "compiles": 0, "tests": [], "ratios": [],
+                                                  "default_ratios": []})
+            tot["oz"] += s["bytes_oz"]
+            tot["default"] += s["bytes_llmcc"]
+            tot["tuned"] += t["bytes"]
+            tot["cpu"] += spent["search_cpu_s"]
+            tot["compiles"] += spent["compiles"]
+            tot["tests"].append(t["tests"])
+            tot["ratios"] += t["ratios"]
+            tot["default_ratios"] += size_ratios([TU(**{k: x[k] for k in ("path", "oz", "llmcc",
+                                                                         "warm")})
+                                                  for x in p.get("tus", [])])
+    for budget, tot in totals.items():
+        def red(b: int) -> str:
+            return pct(100.0 * (tot["oz"] - b) / tot["oz"]) if tot["oz"] else "-"
+        rows.append(["total", "default", f"{tot['oz']:,}", f"{tot['default']:,}",
+                     red(tot["default"]), pct(geomean_reduction(tot["default_ratios"])),
+                     "", "", "", ""])
+        rows.append(["", budget, "", f"{tot['tuned']:,}", red(tot["tuned"]),
+                     pct(geomean_reduction(tot["ratios"])), f"{tot['compiles']:,}",
+                     f"{tot['cpu'] / 3600:.2f}", "",
+                     f"{sum(1 for x in tot['tests'] if x)}/{len(tot['tests'])} passed"])
+    return text_table(["autotune", "budget", "-Oz bytes", "bytes", "total red.",
+                       "geomean red.", "compiles", "search CPU h", "rebuild", "tests"], rows)
 
 
 def total_summary(projects: list[dict]) -> dict:
@@ -660,7 +698,7 @@ class Settings:
     candidates: int | None
     timeout: float
     ccache: bool = False
-    autotune: int | None = None
+    autotune: tuple[int, ...] = ()
 
 
 def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
@@ -671,30 +709,45 @@ def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
     return build_env(recipe, st.llmcc, st.llmccxx, st.jobs, extra)
 
 
-def autotune_build(recipe: Recipe, src: str, pdir: str, env: dict[str, str], cache_dir: str,
-                   st: Settings, progress) -> tuple[Build, float]:
-    """``llmcc autotune`` on the project at ``st.autotune`` compiles per TU: a build
-    with IR recording, the search and its verified decisions into ``cache_dir``,
-    then a rebuild (tests run) that gets the tuned objects.
+def autotune_builds(recipe: Recipe, src: str, pdir: str, env: dict[str, str], cache_dir: str,
+                    st: Settings, progress) -> dict[int, tuple[Build, dict]]:
+    """``llmcc autotune`` on the project at each budget of ``st.autotune`` (compiles
+    per TU): one build with IR recording, then per budget a search of its own
+    (state ``autotune-B``) whose verified decisions go into a copy of the default
+    build's cache (``cache-tuned-B``), and a rebuild from it (tests run) that gets
+    the tuned objects. Budgets are independent: each is what ``llmcc autotune run
+    --budget B`` gives on the default build.
 
     Returns:
-        (the tuned rebuild, CPU seconds of the search as its records report them).
+        budget -> (the tuned rebuild, ``{"search_cpu_s", "compiles"}`` as the
+        search's records report them).
     """
     from llmcc.lab import autotune, tune
-    state = os.path.join(pdir, "autotune")
-    shutil.rmtree(state, ignore_errors=True)
-    record_env = dict(env, LLMCC_RECORD=os.path.join(state, "corpus"))
-    build_variant(recipe, "record", src, pdir, record_env, run_tests=False,
+    corpus = os.path.join(pdir, "autotune-corpus")
+    shutil.rmtree(corpus, ignore_errors=True)
+    build_variant(recipe, "record", src, pdir, dict(env, LLMCC_RECORD=corpus), run_tests=False,
                   timeout=st.timeout, progress=progress)
-    tus, _ = autotune.recorded_tus(state)
-    autotune.search(state, tus, st.autotune, 0, st.jobs, 60.0, None)
-    autotune.log_decisions(state, autotune.decide(state, cache_dir, st.autotune, 0, 60.0))
-    stats.zero(cache_dir)
-    b = build_variant(recipe, "tuned", src, pdir, env, run_tests=True, timeout=st.timeout,
-                      progress=progress)
-    b.stats = dict(stats.read(cache_dir))
-    cpu = sum(r.get("seconds", 0.0) for r in tune.search_results(state).values())
-    return b, round(cpu, 1)
+    out = {}
+    for budget in st.autotune:
+        state = os.path.join(pdir, f"autotune-{budget}")
+        tuned_cache = os.path.join(pdir, f"cache-tuned-{budget}")
+        for d in (state, tuned_cache):
+            shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(state)
+        os.symlink(corpus, os.path.join(state, "corpus"))
+        shutil.copytree(cache_dir, tuned_cache, symlinks=True)
+        tus, _ = autotune.recorded_tus(state)
+        autotune.search(state, tus, budget, 0, st.jobs, 60.0, None)
+        autotune.log_decisions(state, autotune.decide(state, tuned_cache, budget, 0, 60.0))
+        stats.zero(tuned_cache)
+        b = build_variant(recipe, f"tuned-{budget}", src, pdir,
+                          dict(env, LLMCC_CACHE_DIR=tuned_cache), run_tests=True,
+                          timeout=st.timeout, progress=progress)
+        b.stats = dict(stats.read(tuned_cache))
+        results = tune.search_results(state).values()
+        out[budget] = (b, {"search_cpu_s": round(sum(r.get("seconds", 0.0) for r in results), 1),
+                           "compiles": sum(r.get("compiles", 0) for r in results)})
+    return out
 
 
 def ccache_env(env: dict[str, str], ccache_dir: str, st: Settings) -> dict[str, str]:
@@ -757,11 +810,12 @@ def bench_project(recipe: Recipe, st: Settings, progress) -> dict:
             builds.pop("ccache", None)
     if st.autotune:
         try:  # autotune the project's own build and rebuild with the tuned decisions
-            b, search_cpu_s = autotune_build(recipe, src, pdir, envs["warm"], cache_dir, st,
-                                             progress)
-            builds["tuned"] = b
-            out["builds"]["tuned"] = _build_json(b)
-            out["autotune"] = {"budget": st.autotune, "search_cpu_s": search_cpu_s}
+            out["autotune"] = {}
+            for budget, (b, spent) in autotune_builds(recipe, src, pdir, envs["warm"],
+                                                      cache_dir, st, progress).items():
+                builds[f"tuned-{budget}"] = b
+                out["builds"][f"tuned-{budget}"] = _build_json(b)
+                out["autotune"][str(budget)] = spent
         except (BenchError, OSError) as e:
             out["autotune_error"] = str(e)
     tus, unmatched = compare(builds["oz"], builds["cold"], builds["warm"])
@@ -924,7 +978,7 @@ def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
               "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
               "work": st.work, "projects": []}
     progress = Progress(len(names) * (1 + 2 * (len(VARIANTS) + 2 * st.ccache
-                                                + 2 * bool(st.autotune)) + 2))
+                                                + 2 * (len(st.autotune) + bool(st.autotune))) + 2))
     os.makedirs(st.work, exist_ok=True)
     try:
         for name in names:

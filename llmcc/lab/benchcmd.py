@@ -34,10 +34,12 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--plot", metavar="FILE",
                     help="PNG plot of per-TU reductions and of size against compiles per TU "
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
-    ap.add_argument("--autotune", type=int, default=None, metavar="BUDGET",
-                    help="after the cold and warm builds, autotune each project at BUDGET "
-                         "compiles per TU and rebuild with the tuned decisions (sizes, "
-                         "rebuild time and tests in an extra table)")
+    ap.add_argument("--autotune", type=_budgets, default=(), metavar="BUDGET[,BUDGET...]",
+                    help="after the cold and warm builds, autotune each project at each "
+                         "BUDGET compiles per TU (e.g. 50,100,200; each budget a search of "
+                         "its own from the default build) and rebuild with the tuned "
+                         "decisions (sizes, search CPU, rebuild time and tests in an extra "
+                         "table)")
     ap.add_argument("--no-ccache", action="store_true",
                     help="skip the two builds through ccache (CC=\"ccache llmcc\")")
     ap.add_argument("--candidates", type=int, default=None, metavar="K",
@@ -70,6 +72,17 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--recipes-file", default=None, metavar="FILE",
                     help="read recipes from FILE instead of llmcc's own recipes.toml")
     return ap
+
+
+def _budgets(text: str) -> tuple[int, ...]:
+    """``50,100,200`` -> (50, 100, 200): positive, ascending, no repeats."""
+    try:
+        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of budgets: {text!r}") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"budgets are compiles per TU, at least 1: {text!r}")
+    return values
 
 
 def main(argv: list[str]) -> int:

@@ -127,19 +127,27 @@ def test_bench_force_pipelines_runs_the_tests_per_pipeline(tmp_path):
     assert r.returncode == 1  # a pipeline that cannot build the project is reported
 
 
-def test_bench_autotune_adds_a_tuned_rebuild(tmp_path):
+def test_bench_autotune_adds_a_tuned_rebuild_per_budget(tmp_path):
     from tests.e2e.project import write_project
     proj = tmp_path / "demo"
     expected = write_project(proj)
     (proj / "expected.txt").write_bytes(expected)
-    r, data = _bench_project(tmp_path, "--project", str(proj), "--no-ccache", "--autotune", "8",
+    r, data = _bench_project(tmp_path, "--project", str(proj), "--no-ccache",
+                             "--autotune", "12,6",
                              "--build", 'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"',
                              "--test", "./prog | cmp - expected.txt")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "autotune (budget 8)" in r.stdout
     (p,) = data["projects"]
     s = p["summary"]
-    assert s["tests_tuned"] is True
-    assert s["bytes_tuned"] <= s["bytes_llmcc"] <= s["bytes_oz"]
-    tuned = p["builds"]["tuned"]["stats"]
-    assert tuned.get("cache misses", 0) == 0 and tuned["cache hits"] >= len(p["tus"])
+    assert sorted(s["tuned"]) == ["12", "6"]
+    for budget in ("6", "12"):
+        t = s["tuned"][budget]
+        assert t["tests"] is True
+        assert t["bytes"] <= s["bytes_llmcc"] <= s["bytes_oz"]
+        assert 0 < p["autotune"][budget]["compiles"] <= int(budget) * len(p["tus"])
+        tuned = p["builds"][f"tuned-{budget}"]["stats"]
+        assert tuned.get("cache misses", 0) == 0 and tuned["cache hits"] >= len(p["tus"])
+    # one row per budget under the project's default row, and a total per budget
+    lines = r.stdout[r.stdout.index("autotune  "):].splitlines()
+    assert [ln.split()[0] for ln in lines if ln.startswith(("total", "demo"))] == [
+        "demo", "total", "total"]
