@@ -747,7 +747,9 @@ def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
     """Checks a winning pipeline must pass before it is used and cached: it
     defines the same strong global symbols as the ``-Oz`` object (nothing a
     linker needs went missing), and compiling it again gives the same bytes
-    (or a rebuild, a cache hit, could differ from this build). Counted."""
+    (or a rebuild, a cache hit, could differ from this build), unless the
+    shipped coreset records it as reproducible (``llmcc tune reproducible``
+    compiled it twice on corpus TUs). Counted."""
     from llmcc.llvm.objsize import strong_definitions
     try:
         same = strong_definitions(winner.obj) == strong_definitions(base.obj)
@@ -758,7 +760,11 @@ def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
         ctx.debug(f"{unit.source}: {winner.pipeline} defines other global symbols than -Oz; "
                   "dropped")
         return False
-    if not _reproducible(ctx, comp, ir_path, ir_text, winner, unit):
+    from llmcc.rank.base import reproducible_pipelines
+    if winner.pipeline in reproducible_pipelines():
+        # Shipped and checked offline (llmcc tune reproducible): no second compile.
+        ctx.counts["reproducibility compiles saved (pipeline checked offline)"] += 1
+    elif not _reproducible(ctx, comp, ir_path, ir_text, winner, unit):
         ctx.counts["nondeterministic pipelines"] += 1
         ctx.debug(f"{unit.source}: {winner.pipeline} is not reproducible; dropped")
         return False

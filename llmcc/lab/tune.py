@@ -657,6 +657,82 @@ def cmd_broadcast(ns) -> int:
     return 0
 
 
+def _reproducible_job(args) -> tuple[dict, list]:
+    """Compile every pipeline twice on one TU as the driver does; compare the bytes."""
+    tu, pipelines = args
+    from llmcc.compile.driver import Candidate, compile_candidate
+    from llmcc.errors import LlmccError
+    ev = _WORKER["ev"]
+    ev.failures = []
+    ev.select(tu)
+    t0 = time.perf_counter()
+    same: dict[str, bool | None] = {}
+    for p in pipelines:
+        objs = []
+        for i in range(2):
+            cand = Candidate(p, os.path.join(ev.work, f"r{i}.o"))
+            try:
+                compile_candidate(ev.ctx, ev.comp, tu.ir_path, ev.ir_text, cand, measure=False)
+                with open(cand.obj, "rb") as f:
+                    objs.append(f.read())
+            except (LlmccError, OSError) as e:
+                ev.failures.append((tu.ir_hash, p, str(e)))
+                break
+        ev.compiles += len(objs)
+        same[p] = objs[0] == objs[1] if len(objs) == 2 else None
+    return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split,
+            "same": same, "seconds": round(time.perf_counter() - t0, 3)}, ev.failures
+
+
+def reproducible_pipelines(out_dir: str, pipelines: list[str]) -> tuple[list[str], int]:
+    """The ``pipelines`` that gave the same object bytes twice on every TU of
+    ``OUT/reproducible.jsonl`` they compiled on, and the number of TUs checked."""
+    records = read_jsonl(os.path.join(out_dir, "reproducible.jsonl"))
+    ok = {p: 0 for p in pipelines}
+    for r in records:
+        for p, same in (r.get("same") or {}).items():
+            if p in ok and ok[p] is not None:
+                if same is False:
+                    ok[p] = None
+                elif same:
+                    ok[p] += 1
+    return [p for p in pipelines if ok[p]], len({r["ir_hash"] for r in records})
+
+
+def cmd_reproducible(ns) -> int:
+    """Compile each pipeline of ``--pipelines`` twice on training TUs and compare the
+    objects byte for byte (``OUT/reproducible.jsonl``, resumable); with ``--write``,
+    record in that coreset file which pipelines were reproducible on every TU, so
+    the driver need not compile a winner among them a second time."""
+    pipelines = read_pipelines(ns.pipelines, "llmcc tune reproducible: cannot use", check=True)
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    tus = [t for t in tus if t.split == "train"]
+    done = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "reproducible.jsonl"))}
+    # Spread over packages: every n-th TU in corpus order, n fixed by --limit.
+    step = max(1, len(tus) // max(1, ns.limit))
+    chosen = tus[::step][: ns.limit]
+    jobs = [(t, pipelines) for t in chosen if t.ir_hash not in done]
+    print(f"reproducible: {len(pipelines)} pipelines x {len(chosen)} TUs, {len(jobs)} to do",
+          file=sys.stderr)
+    _stream(jobs, _reproducible_job, os.path.join(ns.out, "reproducible.jsonl"),
+            os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "reproducible")
+    same, n = reproducible_pipelines(ns.out, pipelines)
+    print(f"reproducible: {len(same)} of {len(pipelines)} pipelines gave the same bytes twice "
+          f"on every one of {n} TUs", file=sys.stderr)
+    if ns.write:
+        with open(ns.pipelines, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["reproducible"] = {
+            "pipelines": same, "tus": n,
+            "method": "llmcc tune reproducible: each pipeline compiled twice (opt, then "
+                      "clang's code generator) on every TU checked, objects compared byte "
+                      "for byte; listed when equal on every TU it compiled on"}
+        with open(ns.pipelines, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+    return 0
+
+
 def load_labels(out_dir: str) -> dict[str, dict]:
     """ir_hash -> merged label record (``oz_size``, ``split``, ``sizes``: pipeline -> bytes|None)."""
     merged: dict[str, dict] = {}
@@ -971,6 +1047,17 @@ def main(argv: list[str]) -> int:
             s.add_argument("--pipelines", default=None, metavar="JSON",
                            help="label these pipelines (a coreset JSON file) instead of the "
                                 "broadcast set")
+    rp = sub.add_parser("reproducible", parents=[common])
+    rp.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
+    rp.add_argument("--packages", default=default_packages)
+    rp.add_argument("--pipelines", required=True, metavar="JSON", help="a coreset JSON file")
+    rp.add_argument("--limit", type=int, default=40, help="training TUs checked (default 40)")
+    rp.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    rp.add_argument("--timeout", type=float, default=60.0)
+    rp.add_argument("--max-ir-bytes", type=int, default=262144)
+    rp.add_argument("--write", action="store_true",
+                    help="record the reproducible pipelines in the --pipelines file")
+    rp.set_defaults(fn=cmd_reproducible)
     rc = sub.add_parser("recheck", parents=[common])
     rc.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
     rc.add_argument("--packages", default=default_packages)

@@ -63,6 +63,28 @@ def load_coreset(path: str | None = None) -> tuple[str, ...]:
         return STARTER_PIPELINES
 
 
+def reproducible_pipelines() -> frozenset[str]:
+    """The shipped coreset's pipelines that ``llmcc tune reproducible`` found to give
+    the same object bytes when compiled twice, on every corpus TU it checked
+    (``reproducible`` in ``llmcc/data/coreset.json``); empty when not recorded.
+
+    The driver compiles a winning pipeline a second time to check that a rebuild
+    gives the same bytes, except for these (docs/design.md, "Determinism")."""
+    global _REPRODUCIBLE
+    if _REPRODUCIBLE is None:
+        import json
+        from importlib import resources
+        try:
+            doc = json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+            _REPRODUCIBLE = frozenset(str(p) for p in doc["reproducible"]["pipelines"])
+        except (OSError, ValueError, KeyError, TypeError):
+            _REPRODUCIBLE = frozenset()
+    return _REPRODUCIBLE
+
+
+_REPRODUCIBLE: frozenset[str] | None = None
+
+
 class Ranker:
     """Interface of a ranker.
 

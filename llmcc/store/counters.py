@@ -70,6 +70,8 @@ COUNTERS: tuple[Counter, ...] = (
             "candidates refused: more .data + .bss than -Oz", "checks", always=True),
     Counter("winners defining other symbols than -Oz",
             "winners refused: other global symbols than -Oz", "checks"),
+    Counter("reproducibility compiles saved (pipeline checked offline)",
+            "winners not compiled twice (shipped pipeline checked offline)", "checks"),
     Counter("nondeterministic pipelines", "winners refused: not reproducible", "checks",
             always=True),
     Counter("decisions not cached (timeout)", "decisions not cached (a tool timed out)",

@@ -98,3 +98,29 @@ def test_two_parallel_builds_sharing_one_store_stay_identical(llmcc, llmcc_env, 
 def objects_od(root):
     """Objects and dependency files of a build."""
     return objects(root, "*.[od]")
+
+
+def test_a_winner_checked_offline_is_compiled_once_and_others_twice(llmcc, clang, llmcc_env,
+                                                                    tmp_path):
+    """The second compile of a winner (its reproducibility) is spent only on pipelines
+    that ``llmcc tune reproducible`` did not check: each opt run is a candidate's, the
+    -Oz bitcode's or that second compile's."""
+    from llmcc.rank.base import reproducible_pipelines
+    bindir, logs = _tools(tmp_path, clang)
+    env = dict(llmcc_env, PATH=f"{bindir}:{os.environ['PATH']}",
+               LLMCC_CLANG=str(bindir / "clang-19"), LLMCC_DEBUG="1")
+    root = tmp_path / "proj"
+    write_project(root)
+    r = run([llmcc, "-Oz", "-c", "m0.c", "-o", "m0.o"], env=env, cwd=root)
+    assert r.returncode == 0
+    winner = [ln for ln in r.stderr.decode().splitlines() if " -> " in ln][-1].rsplit(" -> ", 1)[1]
+    counters = stats.read(env["LLMCC_CACHE_DIR"])
+    assert counters["TUs improved"] == 1, r.stderr  # m0.c gains under some pipeline
+    opt_runs = [c for c in _calls(logs["opt-19"]) if "--version" not in c]
+    shared = sum(1 for c in opt_runs if c.endswith("oz.bc"))
+    candidates = counters["candidates compiled"]
+    if winner in reproducible_pipelines():
+        assert counters["reproducibility compiles saved (pipeline checked offline)"] == 1
+        assert len(opt_runs) == candidates + shared
+    else:
+        assert len(opt_runs) == candidates + shared + 1
