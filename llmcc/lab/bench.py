@@ -709,6 +709,22 @@ def llmcc_env(recipe: Recipe, st: Settings, cache_dir: str) -> dict[str, str]:
     return build_env(recipe, st.llmcc, st.llmccxx, st.jobs, extra)
 
 
+def _not_files(directory: str, names: list[str]) -> list[str]:
+    """For :func:`shutil.copytree`: skip what is neither a directory nor a regular
+    file (the ranking server's socket lives in the cache)."""
+    import stat
+    skip = []
+    for n in names:
+        try:
+            mode = os.lstat(os.path.join(directory, n)).st_mode
+        except OSError:
+            skip.append(n)
+            continue
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            skip.append(n)
+    return skip
+
+
 def autotune_builds(recipe: Recipe, src: str, pdir: str, env: dict[str, str], cache_dir: str,
                     st: Settings, progress) -> dict[int, tuple[Build, dict]]:
     """``llmcc autotune`` on the project at each budget of ``st.autotune`` (compiles
@@ -735,7 +751,7 @@ def autotune_builds(recipe: Recipe, src: str, pdir: str, env: dict[str, str], ca
             shutil.rmtree(d, ignore_errors=True)
         os.makedirs(state)
         os.symlink(corpus, os.path.join(state, "corpus"))
-        shutil.copytree(cache_dir, tuned_cache, symlinks=True)
+        shutil.copytree(cache_dir, tuned_cache, symlinks=True, ignore=_not_files)
         tus, _ = autotune.recorded_tus(state)
         autotune.search(state, tus, budget, 0, st.jobs, 60.0, None)
         autotune.log_decisions(state, autotune.decide(state, tuned_cache, budget, 0, 60.0))

@@ -132,7 +132,11 @@ def test_bench_autotune_adds_a_tuned_rebuild_per_budget(tmp_path):
     proj = tmp_path / "demo"
     expected = write_project(proj)
     (proj / "expected.txt").write_bytes(expected)
-    r, data = _bench_project(tmp_path, "--project", str(proj), "--no-ccache",
+    # a work directory short enough for the ranking server's socket to live in the
+    # cache, which each budget's copy of the cache must skip
+    import tempfile
+    work = tempfile.mkdtemp(prefix="llmcc-b", dir="/tmp")
+    r, data = _bench_project(tmp_path, "--project", str(proj), "--no-ccache", "--work", work,
                              "--autotune", "12,6",
                              "--build", 'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"',
                              "--test", "./prog | cmp - expected.txt")
