@@ -50,3 +50,18 @@ def test_summary_of_one_project_and_the_total():
     t = total_summary([project, {"name": "broken", "error": "no source"}])
     assert t["bytes_llmcc"] == 150 and t["failed_projects"] == ["broken"]
     assert t["cold_wall_ratio"] == 4.0 and t["warm_hit_rate"] == 1.0
+
+
+@pytest.mark.parametrize("text, expected", [("50", (50,)), ("200,50,100", (50, 100, 200)),
+                                            ("50,50", (50,))])
+def test_autotune_budgets_are_sorted_and_unique(text, expected):
+    from llmcc.lab.benchcmd import _budgets
+    assert _budgets(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "0,50", "fifty", "-5"])
+def test_autotune_budgets_must_be_positive_numbers(text):
+    import argparse
+    from llmcc.lab.benchcmd import _budgets
+    with pytest.raises(argparse.ArgumentTypeError):
+        _budgets(text)

@@ -182,3 +182,23 @@ def test_hash_moves_match_one_to_one_and_leave_the_rest():
     # a.c moved; b.c's -Oz size changed (another TU); s.c kept its hash; d.c is
     # two TUs on the old side (ambiguous); e.c is another package's; g.c is gone
     assert hash_moves(old, new) == {"a0": "a1"}
+
+
+@pytest.mark.parametrize("records, expected", [
+    # equal bytes on every TU it compiled on: listed; a failure to compile is no evidence
+    ([{"ir_hash": "a", "same": {"p": True, "q": True}},
+      {"ir_hash": "b", "same": {"p": True, "q": None}}], ["p", "q"]),
+    # different bytes once: never listed, whatever other TUs say
+    ([{"ir_hash": "a", "same": {"p": True, "q": False}},
+      {"ir_hash": "b", "same": {"p": True, "q": True}}], ["p"]),
+    # never compiled anywhere: no evidence, not listed
+    ([{"ir_hash": "a", "same": {"p": None, "q": True}}], ["q"]),
+])
+def test_reproducible_pipelines_need_equal_bytes_on_every_tu(tmp_path, records, expected):
+    import json
+    from llmcc.lab.tune import reproducible_pipelines
+    with open(tmp_path / "reproducible.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+    same, n = reproducible_pipelines(str(tmp_path), ["p", "q"])
+    assert same == expected and n == len({r["ir_hash"] for r in records})
