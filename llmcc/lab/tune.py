@@ -708,11 +708,15 @@ def cmd_reproducible(ns) -> int:
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     tus = [t for t in tus if t.split == "train"]
     done = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "reproducible.jsonl"))}
-    # Spread over packages: every n-th TU in corpus order, n fixed by --limit.
-    step = max(1, len(tus) // max(1, ns.limit))
-    chosen = tus[::step][: ns.limit]
-    jobs = [(t, pipelines) for t in chosen if t.ir_hash not in done]
-    print(f"reproducible: {len(pipelines)} pipelines x {len(chosen)} TUs, {len(jobs)} to do",
+    # Spread over packages (every n-th TU in corpus order), until --limit TUs are
+    # checked in all: a rerun after the corpus grew checks no more than that.
+    rest = [t for t in tus if t.ir_hash not in done]
+    want = max(0, ns.limit - len(done))
+    step = max(1, len(rest) // max(1, want))
+    chosen = rest[::step][:want]
+    jobs = [(t, pipelines) for t in chosen]
+    print(f"reproducible: {len(pipelines)} pipelines x {len(done) + len(jobs)} TUs, "
+          f"{len(jobs)} to do",
           file=sys.stderr)
     _stream(jobs, _reproducible_job, os.path.join(ns.out, "reproducible.jsonl"),
             os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "reproducible")
