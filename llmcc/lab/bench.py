@@ -985,23 +985,35 @@ class Progress:
         self.bar.close()
 
 
-def run(names: list[str], recipes: dict[str, Recipe], st: Settings) -> dict:
-    """Bench the named recipes in order; return the JSON-ready report."""
+def run(names: list[str], recipes: dict[str, Recipe], st: Settings,
+        done: dict[str, dict] | None = None, checkpoint=None) -> dict:
+    """Bench the named recipes in order; return the JSON-ready report.
+
+    ``done`` maps recipe names to projects of an earlier report made with the same
+    settings (``--resume``): they are kept, not built again. ``checkpoint`` is
+    called with the report after each project (the JSON file is written as it
+    grows, so an interrupted run loses at most the project it was building)."""
     cfg_env = llmcc_env(Recipe(name="", source="", build="x"), st, "")
     cfg = config_mod.load(cfg_env)
     report = {"llmcc_version": __version__, "llmcc": st.llmcc, "llmccxx": st.llmccxx,
               "clang": st.clang, "clangxx": st.clangxx,
               "ranker": cfg.ranker, "candidates": cfg.candidates, "jobs": st.jobs,
-              "work": st.work, "projects": []}
+              "work": st.work, "autotune": list(st.autotune), "projects": []}
     progress = Progress(len(names) * (1 + 2 * (len(VARIANTS) + 2 * st.ccache
                                                 + 2 * (len(st.autotune) + bool(st.autotune))) + 2))
     os.makedirs(st.work, exist_ok=True)
     try:
         for name in names:
+            if done and name in done:
+                progress.write(f"{name}: kept from the earlier run (--resume)")
+                report["projects"].append(done[name])
+                continue
             p = bench_project(recipes[name], st, progress)
             report["projects"].append(p)
             if "error" in p:
                 progress.write(f"llmcc bench: {name}: {p['error']}")
+            if checkpoint is not None:
+                checkpoint(dict(report, total=total_summary(report["projects"])))
     finally:
         progress.close()
     report["total"] = total_summary(report["projects"])

@@ -30,7 +30,11 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--work", default=None,
                     help="work directory for sources, build trees, caches and logs "
                     "(default: llmcc-bench in the user cache directory); sources are reused")
-    ap.add_argument("--json", metavar="FILE", help="write every figure, per TU too, to FILE")
+    ap.add_argument("--json", metavar="FILE", help="write every figure, per TU too, to FILE "
+                    "(rewritten after each project)")
+    ap.add_argument("--resume", action="store_true",
+                    help="with --json: keep the projects FILE already holds from a run with "
+                         "the same settings and build only the others")
     ap.add_argument("--plot", metavar="FILE",
                     help="PNG plot of per-TU reductions and of size against compiles per TU "
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
@@ -122,9 +126,13 @@ def main(argv: list[str]) -> int:
     if ns.stress or ns.force_pipelines:
         main_fn = bench_checks.stress_main if ns.stress else bench_checks.pipelines_main
         return main_fn(ns, names, recipes)
+    if ns.resume and not ns.json:
+        ap.error("--resume needs --json FILE")
     try:
         st = settings_from_args(ns)
-        report = run(names, recipes, st)
+        done = _resumable(ns.json, st) if ns.resume else None
+        report = run(names, recipes, st, done,
+                     checkpoint=(lambda r: _write_json(ns.json, r)) if ns.json else None)
     except LlmccError as e:
         print(f"llmcc bench: error: {e}", file=sys.stderr)
         return 2
@@ -150,10 +158,31 @@ def main(argv: list[str]) -> int:
         print("plot: not written (matplotlib is missing: pip install 'llmcc[bench]')",
               file=sys.stderr)
     if ns.json:
-        tmp = ns.json + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, ns.json)
+        _write_json(ns.json, report)
     return exit_status(report["projects"])
+
+
+def _write_json(path: str, report: dict) -> None:
+    from llmcc.store import files
+    files.atomic_write(path, json.dumps(report, indent=1) + "\n")
+
+
+def _resumable(path: str, st) -> dict[str, dict]:
+    """Projects of an earlier report at ``path`` that ``--resume`` keeps: measured
+    without error, by the same llmcc, compilers, k, jobs and autotune budgets."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    from llmcc import __version__
+    from llmcc.lab.bench import llmcc_env, Recipe
+    from llmcc import config as config_mod
+    cfg = config_mod.load(llmcc_env(Recipe(name="", source="", build="x"), st, ""))
+    same = (old.get("llmcc_version") == __version__ and old.get("clang") == st.clang
+            and old.get("candidates") == cfg.candidates and old.get("ranker") == cfg.ranker
+            and old.get("jobs") == st.jobs and old.get("autotune", []) == list(st.autotune))
+    if not same:
+        return {}
+    return {p["name"]: p for p in old.get("projects", []) if "summary" in p and "error" not in p}
 

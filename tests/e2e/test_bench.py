@@ -155,3 +155,21 @@ def test_bench_autotune_adds_a_tuned_rebuild_per_budget(tmp_path):
     lines = r.stdout[r.stdout.index("autotune  "):].splitlines()
     assert [ln.split()[0] for ln in lines if ln.startswith(("total", "demo"))] == [
         "demo", "total", "total"]
+
+
+def test_bench_resume_keeps_the_projects_already_measured(tmp_path):
+    from tests.e2e.project import write_project
+    proj = tmp_path / "demo"
+    write_project(proj)
+    args = ("--project", str(proj), "--no-ccache", "--build",
+            'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"')
+    r, first = _bench_project(tmp_path, *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r, again = _bench_project(tmp_path, *args, "--resume")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "demo: kept from the earlier run" in r.stderr
+    assert again["projects"] == first["projects"]
+    # other settings (k) are another run: the project is built again
+    r, other = _bench_project(tmp_path, *args, "--resume", "--candidates", "1")
+    assert "kept from the earlier run" not in r.stderr
+    assert other["candidates"] == 1
