@@ -41,7 +41,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   csmith libcsmith-dev bazel-bootstrap nix-bin ccache autoconf automake libtool \
   redis-server >/dev/null
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
+  --config-settings editable_mode=compat
 BIN=${LLMCC_BIN_DIR:-/usr/local/bin}
 for tool in llmcc llmcc++; do
   $SUDO ln -sf "$PWD/.venv/bin/$tool" "$BIN/$tool"
