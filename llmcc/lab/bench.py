@@ -588,12 +588,14 @@ def autotune_lines(projects: list[dict], budgets: tuple[int, ...]) -> list[str]:
             tot["default_ratios"] += size_ratios([TU(**{k: x[k] for k in ("path", "oz", "llmcc",
                                                                          "warm")})
                                                   for x in p.get("tus", [])])
-    for budget, tot in totals.items():
+    for i, (budget, tot) in enumerate(totals.items()):
         def red(b: int) -> str:
             return pct(100.0 * (tot["oz"] - b) / tot["oz"]) if tot["oz"] else "-"
-        rows.append(["total", "default", f"{tot['oz']:,}", f"{tot['default']:,}",
-                     red(tot["default"]), pct(geomean_reduction(tot["default_ratios"])),
-                     "", "", "", ""])
+        if i == 0 or tot["oz"] != next(iter(totals.values()))["oz"]:
+            # the default row once, unless budgets were tuned on different projects
+            rows.append(["total", "default", f"{tot['oz']:,}", f"{tot['default']:,}",
+                         red(tot["default"]), pct(geomean_reduction(tot["default_ratios"])),
+                         "", "", "", ""])
         rows.append(["", budget, "", f"{tot['tuned']:,}", red(tot["tuned"]),
                      pct(geomean_reduction(tot["ratios"])), f"{tot['compiles']:,}",
                      f"{tot['cpu'] / 3600:.2f}", "",
