@@ -229,11 +229,8 @@ def serve(path: str, idle: float) -> int:
             conn.close()
     finally:
         sock.close()
-        try:  # only our own socket: a newer server may have replaced it
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
-        except OSError:
-            pass
+        from llmcc.rank.server import remove_own_socket
+        remove_own_socket(path, inode)
 
 
 def start(path: str, idle: float, env: dict[str, str]) -> bool:

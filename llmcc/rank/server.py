@@ -159,12 +159,18 @@ def serve(path: str, model_dir: str | None, idle: float) -> int:
         srv.serve_forever(poll_interval=0.2)
     finally:
         srv.server_close()
-        try:  # only our own socket: a newer server may have replaced it
-            if os.stat(path).st_ino == inode:
-                os.unlink(path)
-        except OSError:
-            pass
+        remove_own_socket(path, inode)
     return 0
+
+
+def remove_own_socket(path: str, inode: int) -> None:
+    """Remove the socket a server bound at ``path`` (inode ``inode``) when it stops,
+    unless a newer server has replaced it there."""
+    try:
+        if os.stat(path).st_ino == inode:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
