@@ -315,10 +315,16 @@ def choose(cands: list[Candidate]) -> Candidate:
 
 
 def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: str,
-            ir_hash: str, oz_size: int | None, key: str = "", size: int | None = None) -> None:
+            ir_hash: str, oz_size: int | None, key: str = "", size: int | None = None,
+            pp_key: str | None = None, printed: tuple[bytes, bytes] = (b"", b"")) -> None:
     """Store the unoptimized IR of a TU under ``record`` (corpus building, ``llmcc
     autotune record``) and append its record: IR hash, the decision ``key`` the
-    driver looks up, codegen flags, and the ``-Oz`` and chosen object sizes (bytes)."""
+    driver looks up, codegen flags, the ``-Oz`` and chosen object sizes (bytes),
+    and, for a single-TU compile, the key of its preprocessed source (``pp_key``,
+    under which the object store keeps its object) with what the compile printed
+    (``stdout``/``stderr``, base64), so that ``llmcc autotune`` can store a tuned
+    object that the next build installs as it would its own."""
+    import base64
     root = ctx.cfg.record
     path = os.path.join(root, "ir", ir_hash[:2], ir_hash + ".ll")
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -330,6 +336,8 @@ def _record(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, ir_text: st
         "package": ctx.env.get("LLMCC_RECORD_PACKAGE", ""),
         "version": ctx.env.get("LLMCC_RECORD_VERSION", ""),
         "clang": ctx.tc.version, "oz_size": oz_size, "key": key, "size": size,
+        "pp_key": pp_key or "", "stdout": base64.b64encode(printed[0]).decode(),
+        "stderr": base64.b64encode(printed[1]).decode(),
     }, sort_keys=True)
     with files.locked(os.path.join(root, "records.lock"), timeout=60):
         with open(os.path.join(root, "records.jsonl"), "a", encoding="utf-8") as f:
@@ -388,12 +396,6 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
                                                       _source(ctx), ctx.tc.identity))
                 except OSError:
                     pass
-        if ctx.cfg.record:
-            try:
-                _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size,
-                        key, winner.size)
-            except OSError as e:
-                ctx.debug(f"cannot record IR: {e}")
         try:
             _install(winner.obj, unit.output)
         except OSError as e:
@@ -407,7 +409,14 @@ def optimize_unit(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit,
         else:  # only a forced pipeline can be larger than -Oz
             ctx.counts["TUs larger than -Oz (forced pipeline)"] += 1
         ctx.last = (winner.size, oz_size, _source(ctx) if not ctx.pinned else "")
-        return r.stdout, _diagnostics(ctx, comp, unit, work, r.stderr, winner)
+        printed = r.stdout, _diagnostics(ctx, comp, unit, work, r.stderr, winner)
+        if ctx.cfg.record:
+            try:
+                _record(ctx, comp, unit, ir_text, cache_mod.cache_key(normalized), oz_size,
+                        key, winner.size, pp_key, printed)
+            except OSError as e:
+                ctx.debug(f"cannot record IR: {e}")
+        return printed
 
 
 def _diagnostics(ctx: Context, comp: cmdline.Compile, unit: cmdline.Unit, work: str,
@@ -886,7 +895,7 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
     try:
         pp_key = pp_store = obj_store = None
         if (len(job.units) == 1 and store is not None and not cfg.pinned
-                and not cfg.force_pipeline and not cfg.record):
+                and not cfg.force_pipeline):
             pp_store = cache_mod.Store(cfg.cache_dir, cfg.max_entries, "preprocessed")
             obj_store = (objects.ObjectStore(cfg.cache_dir, cfg.max_objects)
                          if cfg.max_objects else None)
@@ -894,12 +903,15 @@ def _compile_main(args: list[str], cxx: bool, env: dict[str, str]) -> int:
             unit = job.units[0]
             # The preprocessing run also writes the user's dependency file.
             pp_key = preprocessed_key(ctx, job, unit, dependencies=True)
-            if pp_key and obj_store and not (unit.preprocessed and job.dependency):
+            # A recording build lowers every TU (its IR is the record), so it takes
+            # neither shortcut; it keys them for the builds after it.
+            if pp_key and obj_store and not cfg.record and not (
+                    unit.preprocessed and job.dependency):
                 stored = obj_store.get(pp_key)
                 ctx.counts["corrupt cache entries"] += obj_store.corrupt
-                if stored is not None and stored.source in (_source(ctx), cache_mod.IMPORTED):
+                if stored is not None and cache_mod.answers(stored.source, _source(ctx)):
                     return _from_object_store(ctx, unit, stored)
-            entry = pp_store.get(pp_key) if pp_key else None
+            entry = pp_store.get(pp_key) if pp_key and not cfg.record else None
             ctx.counts["corrupt cache entries"] += pp_store.corrupt
             ctx.counts["rejected pipelines"] += pp_store.rejected
             if entry is not None and entry.pipeline == OZ and entry.valid_for(_source(ctx)):

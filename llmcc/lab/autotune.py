@@ -179,27 +179,77 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
                 d["entry"] = dataclasses.asdict(entry)
                 d["pipeline"] = pipeline
                 d["status"] = "written"
+                d["pp_key"] = rec.get("pp_key", "")
+                with open(objs[0].obj, "rb") as f:
+                    d["stored"] = _stored_object(rec, entry, f.read())
+                _store_shortcuts(cache_dir, d)
         except (ValueError, LlmccError, OSError) as e:
             d["status"] = f"rejected: {e}"
         out.append(d)
-    if any(d["status"] == "written" for d in out):
-        # Rebuild shortcuts keyed by preprocessed source predate the tuned decisions.
+    if any(d["status"] == "written" and not d["pp_key"] for d in out):
+        # A record without its preprocessed key (recorded by an older llmcc): the
+        # rebuild shortcuts cannot be told apart, and all predate the tuned decisions.
         for kind in ("preprocessed", "objects"):
             cache_mod.Store(cache_dir, kind=kind).clear()
     return out
+
+
+def _stored_object(rec: dict, entry, obj: bytes):
+    """The object-store record of a tuned winner ``obj`` (its bytes, as verified)
+    for the recorded TU ``rec``: what its compile printed, and the sizes and
+    source of the tuned decision ``entry``."""
+    import base64
+    from llmcc.store import objects
+    printed = [base64.b64decode(rec.get(k, "")) for k in ("stdout", "stderr")]
+    return objects.StoredObject(obj, printed[0], printed[1], entry.size, entry.oz_size,
+                                entry.source)
+
+
+def _store_shortcuts(cache_dir: str, d: dict) -> None:
+    """Make the next build of a tuned TU install its tuned object straight from the
+    object store, as a warm build does: ``d["stored"]`` under the record's
+    preprocessed-source key ``d["pp_key"]``, with the tuned decision for the same
+    key. Nothing is stored without that key.
+
+    Raises:
+        OSError: the cache is not writable.
+    """
+    from llmcc.store import cache as cache_mod
+    from llmcc.store.objects import ObjectStore
+    if d.get("pp_key") and d.get("stored") is not None:
+        ObjectStore(cache_dir).put(d["pp_key"], d["stored"])
+        cache_mod.Store(cache_dir, kind="preprocessed").put(
+            d["pp_key"], cache_mod.Entry(**d["entry"]))
+
+
+def _forget_shortcuts(cache_dir: str, pp_key: str) -> None:
+    """Remove the object and preprocessed-source decision stored under ``pp_key``
+    (all of them when it is empty: a record of an older llmcc).
+
+    Raises:
+        OSError: an entry exists but cannot be removed.
+    """
+    from llmcc.store import cache as cache_mod
+    from llmcc.store.objects import ObjectStore
+    for store in (cache_mod.Store(cache_dir, kind="preprocessed"), ObjectStore(cache_dir)):
+        if pp_key:
+            store.remove(pp_key)
+        else:
+            store.clear()
 
 
 def log_decisions(state: str, decisions: list[dict]) -> None:
     """Append ``decisions`` to ``STATE/decisions.jsonl`` (later lines win)."""
     with open(os.path.join(state, "decisions.jsonl"), "a", encoding="utf-8") as f:
         for d in decisions:
-            f.write(json.dumps({k: v for k, v in d.items() if k not in ("previous", "entry")},
+            f.write(json.dumps({k: v for k, v in d.items() if k not in ("previous", "entry", "stored")},
                                sort_keys=True) + "\n")
 
 
 def _apply(cache_dir: str, decisions: list[dict], tuned: set[str]) -> None:
     """Make the cache hold each written decision's tuned entry if its pipeline is in
-    ``tuned``, else the entry it replaced (or none); clear the rebuild shortcuts."""
+    ``tuned``, else the entry it replaced (or none), whose rebuild shortcuts (the
+    stored object and preprocessed-source decision) are removed with it."""
     from llmcc.store import cache as cache_mod
     store = cache_mod.Store(cache_dir)
     for d in decisions:
@@ -207,15 +257,22 @@ def _apply(cache_dir: str, decisions: list[dict], tuned: set[str]) -> None:
             continue
         if d["pipeline"] in tuned:
             store.put(d["key"], cache_mod.Entry(**d["entry"]))
-        elif d.get("previous"):
+            try:  # a build with it rolled back may have stored another object
+                _store_shortcuts(cache_dir, d)
+            except OSError:
+                pass
+            continue
+        if d.get("previous"):
             store.put(d["key"], cache_mod.Entry(**d["previous"]))
         else:
             try:
-                os.unlink(store._path(d["key"]))
+                store.remove(d["key"])
             except OSError:
                 pass
-    for kind in ("preprocessed", "objects"):  # built from other decisions
-        cache_mod.Store(cache_dir, kind=kind).clear()
+        try:
+            _forget_shortcuts(cache_dir, d.get("pp_key", ""))
+        except OSError:
+            pass
 
 
 def drop_pipelines(cache_dir: str, decisions: list[dict], rejected: dict[str, str],

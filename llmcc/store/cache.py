@@ -55,6 +55,14 @@ IMPORTED = "imported"
 TUNED = "autotune"
 
 
+def answers(entry_source: str, source: str) -> bool:
+    """True when a decision (or stored object) made by ``entry_source`` answers a
+    compile whose ranker and k are ``source``: the same ranker and k, a decision
+    imported from a pinned file, or one found by ``llmcc autotune`` (a measured
+    search of this very TU, which no ranker change makes stale)."""
+    return entry_source in (source, IMPORTED) or entry_source.startswith(TUNED)
+
+
 @dataclass(frozen=True)
 class Entry:
     """A cached decision for one key (normalized IR + toolchain + codegen flags).
@@ -102,7 +110,7 @@ class Entry:
         """True when this decision answers a search by ``source`` (same ranker
         and k), or was imported from a pinned file or found by ``llmcc autotune``
         (a measured search of this very TU, which no ranker change makes stale)."""
-        return self.source in (source, IMPORTED) or self.source.startswith(TUNED)
+        return answers(self.source, source)
 
 
 _MISSING = object()
@@ -259,6 +267,18 @@ class Store:
             except OSError:
                 continue
         return n
+
+    def remove(self, key: str) -> bool:
+        """Remove the entry for ``key`` if there is one; return whether it was there.
+
+        Raises:
+            OSError: it exists but cannot be removed.
+        """
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            return False
+        return True
 
     def clear(self) -> int:
         """Remove every entry (and any other file under the store's directory,

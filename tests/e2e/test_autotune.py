@@ -63,13 +63,16 @@ def test_record_run_rebuild_export(llmcc, llmcc_env, tmp_path):
     r = run(at + ["run", "--budget", "10", "--jobs", "2"], env=env, cwd=root)
     assert r.returncode == 0 and (state / "search.jsonl").read_text() == searched
 
-    # rebuild: every TU is a hit, tuned TUs get their tuned (smaller) objects
+    # rebuild: every TU is a hit, tuned TUs get their tuned (smaller) objects,
+    # installed from the object store as in a warm build: no opt, no code generation
     stats.zero(env["LLMCC_CACHE_DIR"])
     _make(root, env)
     assert run(["./prog"], cwd=root).stdout == expected
     tuned = objects(root)
     counters = stats.read(env["LLMCC_CACHE_DIR"])
     assert counters["cache misses"] == 0 and counters["cache hits"] == N_FILES + 1
+    assert counters["object hits"] == N_FILES + 1, counters
+    assert not counters.get("cpu ms: opt") and not counters.get("cpu ms: codegen"), counters
     from llmcc.llvm.objsize import object_size
     total = {name: object_size(str(root / name)).total for name in tuned}
     assert sum(total.values()) < sum(object_size_bytes(b, tmp_path) for b in default.values())
