@@ -459,10 +459,11 @@ def _is_optimized_level(level: str | None, policy: str) -> bool:
     return level not in DEBUG_LEVELS
 
 
-#: Sources of build-system probes: autoconf's ``conftest*.c``, CMake's
+#: Sources of build-system probes: autoconf's ``conftest*.c``, zlib's configure
+#: (``ztest<pid>.c``, also in the many projects that vendor zlib), CMake's
 #: ``try_compile`` projects, Meson's compiler checks. Their objects only answer a
 #: configure question and are never shipped, so they are compiled by clang alone.
-_PROBE_NAMES = re.compile(r"^conftest[0-9]*\.(c|cc|cpp|cxx|C|m)$")
+_PROBE_NAMES = re.compile(r"^(conftest[0-9]*|ztest[0-9]+)\.(c|cc|cpp|cxx|C|m)$")
 _PROBE_DIRS = ("/CMakeFiles/CMakeTmp", "/CMakeFiles/CMakeScratch/", "/CMakeFiles/CheckTypeSize",
                "/CMakeFiles/CMakeScratch", "/meson-private/tmp")
 

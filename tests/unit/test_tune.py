@@ -71,6 +71,8 @@ def test_build_probes_are_recognised():
     assert is_build_probe("src.c", "/b/build/CMakeFiles/CMakeTmp")
     assert not is_build_probe("/b/pkg/lib/sh/tmpfile.c", "/b/pkg/lib/sh")
     assert not is_build_probe("/b/pkg/src/conftest_helpers.c")
+    assert is_build_probe("/b/zlib/ztest31337.c", "/b/zlib")  # zlib's configure
+    assert not is_build_probe("/b/zlib/test/ztest.c")
     assert is_build_probe("/b/build/meson-private/tmpab12cd/testfile.c")
 
 
