@@ -550,6 +550,39 @@ def phase_lines(projects: list[dict]) -> list[str]:
     return text_table(["CPU seconds by phase (llmcc's own work)", "cold", "warm"], rows)
 
 
+#: The builds of :func:`step_lines`, in its column order.
+STEP_VARIANTS = (("cold", "cold"), ("warm", "warm"), ("ccache", "warm+ccache"))
+
+
+def step_ratio(projects: list[dict], variant: str, step: str) -> float | None:
+    """Summed wall time of ``step`` (``configure_s`` or ``build_s``) of the
+    ``variant`` build over the ``projects`` that have it, as a multiple of their
+    ``-Oz`` builds' same step; None when none has it."""
+    have = [p for p in projects if variant in p["builds"]]
+    base = sum(p["builds"]["oz"][step] for p in have)
+    return sum(p["builds"][variant][step] for p in have) / base if have and base else None
+
+
+def step_lines(projects: list[dict]) -> list[str]:
+    """Configure and build steps apart: each llmcc build's wall time of a step as a
+    multiple of the ``-Oz`` build's same step, per project and in total. A
+    configure step runs the compiler on probes only (clang alone, through llmcc
+    or ccache), so the build step is where llmcc's own cost shows."""
+    done = [p for p in projects if "summary" in p]
+    if not done:
+        return []
+    rows = []
+    for name, group in [(p["name"], [p]) for p in done] + [("total", done)]:
+        rows.append([name, f"{sum(p['builds']['oz']['configure_s'] for p in group):.1f}",
+                     f"{sum(p['builds']['oz']['build_s'] for p in group):.1f}"]
+                    + [_ratio(step_ratio(group, v, step)) for step in ("build_s", "configure_s")
+                       for v, _ in STEP_VARIANTS])
+    header = (["by step", "-Oz configure s", "-Oz build s"]
+              + [f"{label} {step}" for step in ("build", "configure")
+                 for _, label in STEP_VARIANTS])
+    return text_table(header, rows)
+
+
 def autotune_lines(projects: list[dict], budgets: tuple[int, ...]) -> list[str]:
     """The tuned builds against the default one, per project and budget: bytes,
     total and geometric-mean reductions against -Oz, the search's compiles and CPU

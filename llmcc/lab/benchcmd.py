@@ -15,9 +15,8 @@ import tomllib
 from llmcc.errors import LlmccError
 from llmcc.lab import bench_checks
 from llmcc.lab.bench import (BenchError, Recipe, autotune_lines, load_recipes, phase_lines, plot,
-                             project_lines,
-                             project_recipe, run, settings_from_args, summary_lines,
-                             exit_status)
+                             project_lines, project_recipe, run, settings_from_args, step_lines,
+                             summary_lines, exit_status, total_summary)
 
 
 def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
@@ -35,6 +34,9 @@ def _parser(recipes: dict[str, Recipe]) -> argparse.ArgumentParser:
     ap.add_argument("--resume", action="store_true",
                     help="with --json: keep the projects FILE already holds from a run with "
                          "the same settings and build only the others")
+    ap.add_argument("--report", metavar="FILE",
+                    help="build nothing: print the tables of the --json report FILE of an "
+                         "earlier run")
     ap.add_argument("--plot", metavar="FILE",
                     help="PNG plot of per-TU reductions and of size against compiles per TU "
                     "over k (default: WORK/llmcc-bench.png; needs matplotlib)")
@@ -108,6 +110,8 @@ def main(argv: list[str]) -> int:
         return 2
     ap = _parser(recipes)
     ns = ap.parse_args(argv)
+    if ns.report:
+        return _print_report(ns.report)
     if ns.project:
         if ns.recipes:
             ap.error("give recipes or --project, not both")
@@ -136,20 +140,7 @@ def main(argv: list[str]) -> int:
     except LlmccError as e:
         print(f"llmcc bench: error: {e}", file=sys.stderr)
         return 2
-    print(f"llmcc {report['llmcc_version']} ({st.llmcc}): ranker {report['ranker']}, "
-          f"k={report['candidates']}; baseline {st.clang} -Oz; {st.jobs} jobs\n")
-    for p in report["projects"]:
-        print("\n".join(project_lines(p)) + "\n")
-    print("\n".join(summary_lines(report["projects"], report["total"])))
-    print()
-    print("\n".join(phase_lines(report["projects"])))
-    if st.autotune:
-        print()
-        print("\n".join(autotune_lines(report["projects"], st.autotune)))
-    print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
-          "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
-          "cold/warm/warm+ccache: configure+build wall time as a multiple of the -Oz "
-          "build's (warm+ccache: CC=\"ccache llmcc\" with README's settings, ccache filled)")
+    _print_tables(report)
     plot_path = ns.plot or os.path.join(st.work, "llmcc-bench.png")
     try:
         plot(report, plot_path)
@@ -159,6 +150,41 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
     if ns.json:
         _write_json(ns.json, report)
+    return exit_status(report["projects"])
+
+
+def _print_tables(report: dict) -> None:
+    """Print the tables of a bench ``report`` (the ``--json`` dictionary) on stdout."""
+    print(f"llmcc {report['llmcc_version']} ({report['llmcc']}): ranker {report['ranker']}, "
+          f"k={report['candidates']}; baseline {report['clang']} -Oz; {report['jobs']} jobs\n")
+    projects = report["projects"]
+    for p in projects:
+        print("\n".join(project_lines(p)) + "\n")
+    print("\n".join(summary_lines(projects, report.get("total") or total_summary(projects))))
+    print()
+    print("\n".join(step_lines(projects)))
+    print()
+    print("\n".join(phase_lines(projects)))
+    if report.get("autotune"):
+        print()
+        print("\n".join(autotune_lines(projects, tuple(report["autotune"]))))
+    print("\nbytes: .text+.data of every object file; reduction: how much smaller llmcc's "
+          "objects are than clang -Oz's, in total and as the geometric mean over TUs; "
+          "cold/warm/warm+ccache: configure+build wall time as a multiple of the -Oz "
+          "build's (warm+ccache: CC=\"ccache llmcc\" with README's settings, ccache filled); "
+          "by step: each step's wall time as a multiple of the -Oz build's same step")
+
+
+def _print_report(path: str) -> int:
+    """``--report FILE``: the tables of an earlier run's JSON report; the run's exit
+    status (2 when FILE cannot be read)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            report = json.load(f)
+        _print_tables(report)
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        print(f"llmcc bench: error: cannot read the report {path}: {e}", file=sys.stderr)
+        return 2
     return exit_status(report["projects"])
 
 

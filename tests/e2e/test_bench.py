@@ -174,3 +174,21 @@ def test_bench_resume_keeps_the_projects_already_measured(tmp_path):
     r, other = _bench_project(tmp_path, *args, "--resume", "--candidates", "1")
     assert "kept from the earlier run" not in r.stderr
     assert other["candidates"] == 1
+
+
+def test_bench_report_reprints_the_tables_of_a_json_report(tmp_path):
+    from tests.e2e.project import write_project
+    proj = tmp_path / "demo"
+    write_project(proj)
+    r, first = _bench_project(tmp_path, "--project", str(proj), "--no-ccache", "--build",
+                              'make -j"$JOBS" CC="$CC" CFLAGS="$CFLAGS"')
+    assert r.returncode == 0, r.stdout + r.stderr
+    again = subprocess.run(["llmcc", "bench", "--report", str(tmp_path / "report.json")],
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    tables = r.stdout[: r.stdout.index("\nplot:")] if "\nplot:" in r.stdout else r.stdout
+    assert again.stdout.strip() == tables.strip()
+    assert "by step" in again.stdout
+    bad = subprocess.run(["llmcc", "bench", "--report", str(tmp_path / "missing.json")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "cannot read the report" in bad.stderr

@@ -65,3 +65,23 @@ def test_autotune_budgets_must_be_positive_numbers(text):
     from llmcc.lab.benchcmd import _budgets
     with pytest.raises(argparse.ArgumentTypeError):
         _budgets(text)
+
+
+def test_steps_are_compared_with_the_same_step_of_the_oz_build():
+    from llmcc.lab.bench import step_lines, step_ratio
+
+    def project(name, oz, cold, ccache=None):
+        builds = {"oz": {"configure_s": oz[0], "build_s": oz[1]},
+                  "cold": {"configure_s": cold[0], "build_s": cold[1]}}
+        if ccache:
+            builds["ccache"] = {"configure_s": ccache[0], "build_s": ccache[1]}
+        return {"name": name, "summary": {}, "builds": builds}
+
+    a = project("a", (10.0, 20.0), (12.0, 50.0), (11.0, 2.0))
+    b = project("b", (0.0, 30.0), (0.0, 60.0))  # no configure step, no ccache build
+    assert step_ratio([a], "cold", "build_s") == 2.5
+    assert step_ratio([a, b], "cold", "build_s") == pytest.approx(110 / 50)
+    assert step_ratio([a, b], "ccache", "build_s") == pytest.approx(2 / 20)  # a only
+    assert step_ratio([b], "cold", "configure_s") is None
+    total = [line for line in step_lines([a, b]) if line.startswith("total")][0].split()
+    assert total[1:5] == ["10.0", "50.0", "2.20x", "-"]
