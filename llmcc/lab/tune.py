@@ -244,6 +244,8 @@ class Evaluator:
         codegens_saved: compiles whose ``opt`` output was byte-identical to an
             earlier pipeline's on the same TU, so code generation was skipped.
         failures: list of (ir_hash, pipeline, error) for crashes and timeouts.
+        more_ram: pipelines of the current TU whose object needs more
+            ``.data + .bss`` than ``-Oz``'s (the driver never lets one win).
     """
 
     def __init__(self, state_dir: str, timeout: float = 60.0):
@@ -260,7 +262,8 @@ class Evaluator:
         self.compiles = 0
         self.codegens_saved = 0
         self.failures: list[tuple[str, str, str]] = []
-        self._memo: dict[str, int | None] = {}
+        self._memo: dict[str, tuple[int | None, int | None]] = {}
+        self.more_ram: set[str] = set()
         self._tu: TU | None = None
         self.ir_text = ""
         self.work = os.path.join(state_dir, "work", str(os.getpid()))
@@ -270,6 +273,7 @@ class Evaluator:
         """Start measuring on ``tu`` (clears the memo)."""
         self._tu = tu
         self._memo = {}
+        self.more_ram = set()
         self._codegen_memo: dict[str, int] = {}
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
             self.ir_text = f.read()
@@ -277,7 +281,21 @@ class Evaluator:
                                      dependency=(), opt_level="-Oz")
 
     def size(self, pipeline: str) -> int | None:
-        """``.text + .data`` in bytes of the TU under ``pipeline``; None if it failed."""
+        """``.text + .data`` in bytes of the TU under ``pipeline`` as the driver may
+        use it: None if it failed, or if it needs more ``.data + .bss`` than
+        ``-Oz`` (RAM is not traded for flash; the pipeline joins :attr:`more_ram`)."""
+        size, ram = self.measured(pipeline)
+        if size is not None and pipeline != OZ and ram is not None:
+            oz_ram = self.measured(OZ)[1]
+            if oz_ram is not None and ram > oz_ram:
+                self.more_ram.add(pipeline)
+                return None
+        return size
+
+    def measured(self, pipeline: str) -> tuple[int | None, int | None]:
+        """(``.text + .data``, ``.data + .bss``) in bytes of the TU's object under
+        ``pipeline``, whatever its RAM; (None, None) if it failed (recorded in
+        :attr:`failures`)."""
         if pipeline in self._memo:
             return self._memo[pipeline]
         from llmcc.compile.driver import Candidate, compile_candidate
@@ -290,9 +308,9 @@ class Evaluator:
                               codegen_memo=self._codegen_memo)
             if pipeline != OZ and len(self._codegen_memo) == known:
                 self.codegens_saved += 1
-            result = cand.size
+            result = cand.size, cand.ram
         except (LlmccError, OSError) as e:
-            result = None
+            result = None, None
             self.failures.append((self._tu.ir_hash, pipeline, str(e)))
         self._memo[pipeline] = result
         return result
@@ -510,9 +528,12 @@ def _label_job(args) -> tuple[dict, list]:
     start, saved = ev.compiles, ev.codegens_saved
     ev.select(tu)
     oz = ev.size(OZ)
-    sizes = {p: ev.size(p) for p in pipelines} if oz is not None else {}
+    sizes = {p: ev.measured(p)[0] for p in pipelines} if oz is not None else {}
+    for p in sizes:
+        ev.size(p)  # eligibility
     return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
-            "ir_bytes": tu.ir_bytes, "sizes": sizes, "compiles": ev.compiles - start,
+            "ir_bytes": tu.ir_bytes, "sizes": sizes, "more_ram": sorted(ev.more_ram),
+            "compiles": ev.compiles - start,
             "codegens_saved": ev.codegens_saved - saved,
             "seconds": round(time.perf_counter() - t0, 3)}, ev.failures
 
@@ -738,13 +759,23 @@ def cmd_reproducible(ns) -> int:
 
 
 def load_labels(out_dir: str) -> dict[str, dict]:
-    """ir_hash -> merged label record (``oz_size``, ``split``, ``sizes``: pipeline -> bytes|None)."""
+    """ir_hash -> merged label record (``oz_size``, ``split``, ``sizes``: pipeline ->
+    bytes|None).
+
+    A size is None when the pipeline failed on the TU or, in labels that record
+    it (``more_ram``), when its object needs more ``.data + .bss`` than ``-Oz``'s:
+    the driver never lets such a candidate win, so it covers nothing. Labels
+    written before ``more_ram`` was recorded keep their sizes.
+    """
     merged: dict[str, dict] = {}
     for r in read_jsonl(os.path.join(out_dir, "labels.jsonl")):
         if r.get("oz_size") is None:
             continue
         m = merged.setdefault(r["ir_hash"], {**r, "sizes": {}})
         m["sizes"].update(r["sizes"])
+        m["sizes"].update(dict.fromkeys(r.get("more_ram") or (), None))
+    for m in merged.values():
+        m.pop("more_ram", None)
     return merged
 
 
@@ -777,7 +808,7 @@ def cmd_recheck(ns) -> int:
         for h, p in tqdm(pairs, desc="recheck", unit="compile", file=sys.stderr):
             ev.select(tus[h])
             ev.failures = []
-            size = ev.size(p)
+            size = ev.measured(p)[0]
             rec = {"ir_hash": h, "pipeline": p, "ok": size is not None,
                    "error": ev.failures[0][2] if ev.failures else ""}
             ok += size is not None
@@ -976,9 +1007,9 @@ def cmd_migrate(ns) -> int:
                                           if lab["sizes"].get(p) is not None][:2]
         for p, size in known:
             checked += 1
-            if ev.size(p) != size:
+            if ev.measured(p)[0] != size:
                 mismatched += 1
-                print(f"migrate: {h_old} -> {moves[h_old]}: {p} gives {ev.size(p)} bytes, "
+                print(f"migrate: {h_old} -> {moves[h_old]}: {p} gives {ev.measured(p)[0]} bytes, "
                       f"labelled {size}", file=sys.stderr)
     print(f"migrate: {len(moves)} TUs of {ns.manifest} moved to new hashes; "
           f"{checked} sizes measured again, {mismatched} differ", file=sys.stderr)

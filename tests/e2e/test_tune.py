@@ -199,3 +199,45 @@ def test_migrate_carries_labels_to_a_corpus_rebuilt_elsewhere(llmcc, llmcc_env, 
     r = run([llmcc, "tune", "migrate", "--corpus", str(second), "--manifest", str(man),
              "--verify", "0"] + common, env=llmcc_env)
     assert len((out / "labels.jsonl").read_text().splitlines()) == len(after)
+
+
+TABLE_C = """static int table[64] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4,
+    6, 2, 6, 4, 3, 3, 8, 3, 2, 7, 9, 5, 0, 2, 8, 8, 4, 1, 9, 7, 1, 6, 9, 3, 9, 9, 3, 7, 5, 1,
+    0, 5, 8, 2, 0, 9, 7, 4, 9, 4, 4, 5, 9, 2};
+int lookup(int i) { return table[i & 63]; }
+"""
+
+
+def test_a_pipeline_that_needs_more_ram_than_oz_covers_nothing(llmcc, llmcc_env, tmp_path):
+    """Without globalopt the read-only table stays in .data: the same .text + .data as
+    -Oz, 256 bytes more RAM. The labels say so, and neither the coreset's coverage nor
+    a search counts it as a gain, as the driver never lets it win."""
+    from llmcc.lab import tune
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "table.c").write_text(TABLE_C)
+    rec = tmp_path / "rec"
+    env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+               LLMCC_CANDIDATES="0")
+    assert run([llmcc, "-Oz", "-c", "table.c"], env=env, cwd=proj).returncode == 0
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    pipes = tmp_path / "pipes.json"
+    pipes.write_text(json.dumps({"pipelines": ["function(instcombine)", "globalopt"]}))
+    out = tmp_path / "tune"
+    r = run([llmcc, "tune", "broadcast", "--corpus", str(rec), "--out", str(out), "--packages",
+             str(pk), "--jobs", "1", "--pipelines", str(pipes)], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    (raw,) = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    assert raw["more_ram"] == ["function(instcombine)"]
+    assert raw["sizes"]["function(instcombine)"] is not None  # measured, as it is
+    (label,) = tune.load_labels(str(out)).values()
+    assert label["sizes"]["function(instcombine)"] is None
+    assert label["sizes"]["globalopt"] is not None
+
+    (tu,) = tune.load_corpus(str(rec), str(pk), 1 << 62)
+    ev = tune.Evaluator(str(tmp_path / "ev"), 60.0)
+    ev.select(tu)
+    assert ev.size("function(instcombine)") is None and not ev.failures
+    assert ev.measured("function(instcombine)")[0] == raw["sizes"]["function(instcombine)"]
+    assert ev.more_ram == {"function(instcombine)"}
