@@ -221,7 +221,7 @@ def test_a_pipeline_that_needs_more_ram_than_oz_covers_nothing(llmcc, llmcc_env,
                LLMCC_CANDIDATES="0")
     assert run([llmcc, "-Oz", "-c", "table.c"], env=env, cwd=proj).returncode == 0
     pk = tmp_path / "packages.toml"
-    pk.write_text('[demo]\nsplit = "train"\n')
+    pk.write_text('[demo]\nsplit = "validation"\n')
     pipes = tmp_path / "pipes.json"
     pipes.write_text(json.dumps({"pipelines": ["function(instcombine)", "globalopt"]}))
     out = tmp_path / "tune"
@@ -234,6 +234,9 @@ def test_a_pipeline_that_needs_more_ram_than_oz_covers_nothing(llmcc, llmcc_env,
     (label,) = tune.load_labels(str(out)).values()
     assert label["sizes"]["function(instcombine)"] is None
     assert label["sizes"]["globalopt"] is not None
+    r = run([llmcc, "tune", "report", "--out", str(out), "--coreset", str(pipes)], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"not counted: 1 (TU, pipeline) pairs on 1 TUs need more .data + .bss" in r.stdout
 
     (tu,) = tune.load_corpus(str(rec), str(pk), 1 << 62)
     ev = tune.Evaluator(str(tmp_path / "ev"), 60.0)
