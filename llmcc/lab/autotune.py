@@ -242,8 +242,8 @@ def log_decisions(state: str, decisions: list[dict]) -> None:
     """Append ``decisions`` to ``STATE/decisions.jsonl`` (later lines win)."""
     with open(os.path.join(state, "decisions.jsonl"), "a", encoding="utf-8") as f:
         for d in decisions:
-            f.write(json.dumps({k: v for k, v in d.items() if k not in ("previous", "entry", "stored")},
-                               sort_keys=True) + "\n")
+            kept = {k: v for k, v in d.items() if k not in ("previous", "entry", "stored")}
+            f.write(json.dumps(kept, sort_keys=True) + "\n")
 
 
 def _apply(cache_dir: str, decisions: list[dict], tuned: set[str]) -> None:
