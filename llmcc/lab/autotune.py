@@ -189,8 +189,7 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
     if any(d["status"] == "written" and not d["pp_key"] for d in out):
         # A record without its preprocessed key (recorded by an older llmcc): the
         # rebuild shortcuts cannot be told apart, and all predate the tuned decisions.
-        for kind in ("preprocessed", "objects"):
-            cache_mod.Store(cache_dir, kind=kind).clear()
+        _forget_shortcuts(cache_dir, "")
     return out
 
 
