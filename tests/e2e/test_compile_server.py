@@ -103,8 +103,11 @@ exec sleep 600
     (src / "sample.h").write_text(SAMPLE_H)
     run([llmcc, "-E", "sample.c", "-o", "/dev/null"], env=env, cwd=src)  # starts the server
     _wait_for_server(env)
+    # SIGINT at its default, as make's jobs have it, even when this test run is a
+    # background job (which makes it and every process below it ignore SIGINT)
     proc = subprocess.Popen([llmcc, "-Oz", "-c", "sample.c", "-o", "out.o"], env=env, cwd=src,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not pidfile.exists() or not pidfile.read_text().strip():
         assert time.monotonic() < deadline, "opt never started"
