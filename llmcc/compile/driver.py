@@ -232,9 +232,10 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
     whole pipeline), and hits always run the whole pipeline.
 
     ``codegen_memo`` (for measuring only, as the tuner does) maps a hash of
-    ``opt``'s output bitcode to the size it compiled to: a pipeline whose
-    output is byte-identical to an earlier one's gets that size without code
-    generation, and ``cand.obj`` is then not written.
+    ``opt``'s output bitcode to the (``.text + .data``, ``.data + .bss``) bytes
+    it compiled to: a pipeline whose output is byte-identical to an earlier
+    one's gets both sizes without code generation, and ``cand.obj`` is then not
+    written.
 
     Raises:
         CandidateError: ``opt`` or codegen failed or timed out.
@@ -290,7 +291,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         if codegen_memo is not None and memo_key is not None:
             if memo_key in codegen_memo:
                 cand.stderr = r.stderr
-                cand.size = codegen_memo[memo_key]
+                cand.size, cand.ram = codegen_memo[memo_key]
                 return cand
         r = _run(ctx, [ctx.tc.clang] + comp.codegen_args(opt_out, cand.obj, optimize=False),
                  "codegen")
@@ -304,7 +305,7 @@ def compile_candidate(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text
         ctx.counts["cpu ms: size measurement"] += round(1000 * (_self_cpu() - t0))
         cand.size, cand.ram = sizes.total, sizes.data + sizes.bss
         if codegen_memo is not None and cand.pipeline not in (OZ, SOURCE_OS) and memo_key:
-            codegen_memo[memo_key] = cand.size
+            codegen_memo[memo_key] = cand.size, cand.ram
     return cand
 
 

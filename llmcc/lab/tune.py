@@ -274,7 +274,7 @@ class Evaluator:
         self._tu = tu
         self._memo = {}
         self.more_ram = set()
-        self._codegen_memo: dict[str, int] = {}
+        self._codegen_memo: dict[str, tuple[int, int]] = {}
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
             self.ir_text = f.read()
         self.comp = cmdline.Compile(units=(), common=tu.codegen_args, preprocessor=(),

@@ -244,3 +244,8 @@ def test_a_pipeline_that_needs_more_ram_than_oz_covers_nothing(llmcc, llmcc_env,
     assert ev.size("function(instcombine)") is None and not ev.failures
     assert ev.measured("function(instcombine)")[0] == raw["sizes"]["function(instcombine)"]
     assert ev.more_ram == {"function(instcombine)"}
+    # a pipeline whose bitcode is byte-identical skips code generation, not the rule
+    twice = "function(instcombine),function(instcombine)"
+    assert ev.size(twice) is None and ev.codegens_saved == 1
+    assert ev.measured(twice) == ev.measured("function(instcombine)")
+    assert ev.more_ram == {"function(instcombine)", twice}
