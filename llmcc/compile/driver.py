@@ -30,8 +30,8 @@ from llmcc.store import files, objects, stats
 from llmcc.errors import CandidateError, LlmccError, PipelineError, ToolchainError
 from llmcc.llvm.ir import opt_target_args, strip_debug_records
 from llmcc.llvm.passes import (OZ, SOURCE_OS, check_clang_oz_pipeline, check_pipeline, contains_oz,
-                               parse_pipeline, split_decision, substitute_oz,
-                     with_mandatory_passes)
+                               parse_pipeline, ram_repaired, split_decision, substitute_oz,
+                               with_mandatory_passes)
 from llmcc.rank.rankers import load_ranker
 from llmcc.compile import process
 from llmcc.compile.toolchain import self_paths, Toolchain, find_clang, resolve
@@ -723,15 +723,9 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             ctx.debug(f"{unit.source}: candidate {p} failed: {e}")
         cands.append(cand)
     sizes = [c.size for c in cands]  # as measured, for the trade-off counters below
-    for c in cands[1:]:
-        if c.size is not None and base.ram is not None and c.ram is not None \
-                and c.ram > base.ram:
-            # Flash is not bought with RAM: a table moved from .rodata to .data
-            # shrinks text + data's total but costs that much more RAM.
-            ctx.counts["candidates needing more RAM than -Oz"] += 1
-            ctx.debug(f"{unit.source}: {c.pipeline} needs {c.ram} bytes of .data + .bss, "
-                      f"-Oz {base.ram}; not eligible")
-            c.size = None
+    fixed = len(cands) - len(proposed)  # -Oz (and -Os) before the ranker's candidates
+    cands += _ram_rule(ctx, comp, ir_path, ir_text, work, unit, base, cands[1:],
+                       same_bitcode, oz_bitcode)
     winner = choose(cands)
     while winner.pipeline not in (OZ, SOURCE_OS) and not _sane(ctx, comp, ir_path, ir_text,
                                                                winner, base, unit):
@@ -743,13 +737,58 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
         + f" -> {winner.pipeline}")
     # The size/compile-count trade-off: the bytes this search would have kept
     # with only the ranker's first j pipelines, for j = 0..k (`llmcc bench` plots it).
-    fixed = len(cands) - len(proposed)
     best = min(s for s in sizes[:fixed] if s is not None)
     for j in range(k + 1):
         if 0 < j <= len(proposed) and sizes[fixed + j - 1] is not None:
             best = min(best, sizes[fixed + j - 1])
         ctx.counts[f"bytes with k={j}"] += best
     return winner, base.size
+
+
+def _needs_more_ram(c: Candidate, base: Candidate) -> bool:
+    return c.size is not None and base.ram is not None and c.ram is not None \
+        and c.ram > base.ram
+
+
+def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, work: str,
+              unit: cmdline.Unit, base: Candidate, cands: list[Candidate],
+              same_bitcode: dict, oz_bitcode: str | None) -> list[Candidate]:
+    """Flash is not bought with RAM: make each of ``cands`` whose object needs more
+    ``.data + .bss`` than ``base`` (``-Oz``) ineligible (size None), and compile its
+    pipeline with clang's global clean-up appended (:func:`ram_repaired`: a
+    read-only table such a pipeline left in ``.data`` becomes constant again).
+    Return the repaired candidates that need no more RAM than ``-Oz``: they compete
+    as any candidate does. Counted."""
+    repaired = []
+    for n, c in enumerate(cands, 1):
+        if not _needs_more_ram(c, base):
+            continue
+        ctx.counts["candidates needing more RAM than -Oz"] += 1
+        ctx.debug(f"{unit.source}: {c.pipeline} needs {c.ram} bytes of .data + .bss, "
+                  f"-Oz {base.ram}; not eligible")
+        c.size = None
+        fix = ram_repaired(c.pipeline)
+        try:
+            fix = check_pipeline(fix) if fix is not None else None
+        except PipelineError:
+            fix = None
+        if fix is None or any(r.pipeline == fix for r in cands + repaired):
+            continue
+        r = Candidate(fix, os.path.join(work, f"r{n}.o"))
+        try:
+            compile_candidate(ctx, comp, ir_path, ir_text, r, same_bitcode=same_bitcode,
+                              oz_bitcode=oz_bitcode)
+        except (CandidateError, OSError, LlmccError) as e:
+            ctx.counts["RAM repairs failed"] += 1
+            ctx.debug(f"{unit.source}: candidate {fix} failed: {e}")
+            continue
+        if _needs_more_ram(r, base):
+            ctx.counts["RAM repairs still needing more RAM"] += 1
+            continue
+        ctx.counts["RAM repairs eligible"] += 1
+        ctx.debug(f"{unit.source}: {fix} needs {r.ram} bytes of .data + .bss: eligible")
+        repaired.append(r)
+    return repaired
 
 
 def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,

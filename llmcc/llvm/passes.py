@@ -287,3 +287,27 @@ _BARE_INSTCOMBINE = re.compile(r"(?<![\w-])instcombine(?![\w<-])")
 def contains_oz(pipeline: str) -> bool:
     """True when the pipeline uses clang's ``-Oz`` pipeline at top level."""
     return any(e.text() == OZ for e in parse_pipeline(pipeline))
+
+
+#: Module passes of clang's ``-Oz`` pipeline that make never-written globals
+#: constant (``globalopt``), drop unused ones (``globaldce``) and merge equal
+#: constants (``constmerge``). A pipeline without them can leave a read-only
+#: table in ``.data``; :func:`ram_repaired` appends them.
+RAM_REPAIR = "globalopt,globaldce,constmerge"
+
+
+def ram_repaired(decision: str) -> str | None:
+    """``decision`` with :data:`RAM_REPAIR` appended to its pipeline (options kept
+    after it), or None for ``-Os`` from source and for a decision that already
+    ends with the repair (its repair would be itself).
+
+    The driver compiles it for a candidate whose object needs more ``.data +
+    .bss`` than ``-Oz``'s (docs/design.md, "RAM is not traded for flash");
+    unchecked: pass the result to :func:`check_pipeline`.
+    """
+    if decision == SOURCE_OS:
+        return None
+    pipeline, options = split_decision(decision)
+    if pipeline == RAM_REPAIR or pipeline.endswith("," + RAM_REPAIR):
+        return None
+    return " ".join([pipeline + "," + RAM_REPAIR, *options])
