@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -22,7 +23,9 @@ def _free_port():
 
 @pytest.fixture
 def ray_cluster():
-    ray = shutil.which("ray")
+    # ray's command is installed beside the interpreter running the tests (llmcc's
+    # own virtual environment), which need not be on PATH
+    ray = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
     if ray is None:
         pytest.fail("ray is required (pip install 'llmcc[cluster]')")
     import tempfile
