@@ -745,7 +745,9 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
     return winner, base.size
 
 
-def _needs_more_ram(c: Candidate, base: Candidate) -> bool:
+def needs_more_ram(c: Candidate, base: Candidate) -> bool:
+    """True when the measured candidate ``c``'s object needs more ``.data + .bss``
+    than ``base``'s (``-Oz``): the driver never lets it win."""
     return c.size is not None and base.ram is not None and c.ram is not None \
         and c.ram > base.ram
 
@@ -761,17 +763,13 @@ def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, w
     as any candidate does. Counted."""
     repaired = []
     for n, c in enumerate(cands, 1):
-        if not _needs_more_ram(c, base):
+        if not needs_more_ram(c, base):
             continue
         ctx.counts["candidates needing more RAM than -Oz"] += 1
         ctx.debug(f"{unit.source}: {c.pipeline} needs {c.ram} bytes of .data + .bss, "
                   f"-Oz {base.ram}; not eligible")
         c.size = None
         fix = ram_repaired(c.pipeline)
-        try:
-            fix = check_pipeline(fix) if fix is not None else None
-        except PipelineError:
-            fix = None
         if fix is None or any(r.pipeline == fix for r in cands + repaired):
             continue
         r = Candidate(fix, os.path.join(work, f"r{n}.o"))
@@ -782,7 +780,7 @@ def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, w
             ctx.counts["RAM repairs failed"] += 1
             ctx.debug(f"{unit.source}: candidate {fix} failed: {e}")
             continue
-        if _needs_more_ram(r, base):
+        if needs_more_ram(r, base):
             ctx.counts["RAM repairs still needing more RAM"] += 1
             continue
         ctx.counts["RAM repairs eligible"] += 1

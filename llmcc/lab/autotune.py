@@ -124,7 +124,7 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
     ``kept`` when the cache already holds a decision as small, or
     ``rejected: REASON``).
     """
-    from llmcc.compile.driver import Candidate, compile_candidate
+    from llmcc.compile.driver import Candidate, compile_candidate, needs_more_ram
     from llmcc.errors import LlmccError
     from llmcc.llvm.objsize import strong_definitions
     from llmcc.llvm.passes import OZ, check_pipeline
@@ -162,7 +162,7 @@ def decide(state: str, cache_dir: str, budget: int, seed: int, timeout: float) -
                     raise ValueError("not reproducible")
             if strong_definitions(objs[0].obj) != strong_definitions(base.obj):
                 raise ValueError("defines other global symbols than -Oz")
-            if base.ram is not None and objs[0].ram is not None and objs[0].ram > base.ram:
+            if needs_more_ram(objs[0], base):
                 raise ValueError("needs more .data + .bss than -Oz")
             d["size"] = objs[0].size
             if d["size"] >= oz_size:

@@ -269,7 +269,6 @@ class Evaluator:
         self._memo: dict[str, tuple[int | None, int | None]] = {}
         self.more_ram: set[str] = set()
         self.repaired: dict[str, int | None] = {}
-        self._decision: dict[str, str] = {}
         self._tu: TU | None = None
         self.ir_text = ""
         self.work = os.path.join(state_dir, "work", str(os.getpid()))
@@ -281,7 +280,6 @@ class Evaluator:
         self._memo = {}
         self.more_ram = set()
         self.repaired = {}
-        self._decision = {}
         self._codegen_memo: dict[str, tuple[int, int]] = {}
         with open(tu.ir_path, encoding="utf-8", errors="surrogateescape") as f:
             self.ir_text = f.read()
@@ -301,20 +299,19 @@ class Evaluator:
             if oz_ram is not None and ram > oz_ram:
                 self.more_ram.add(pipeline)
                 if pipeline not in self.repaired:
-                    self.repaired[pipeline] = None
                     fix = ram_repaired(pipeline)
-                    fix = check_pipeline(fix) if fix is not None else None
                     fsize, fram = self.measured(fix) if fix is not None else (None, None)
-                    if fsize is not None and fram is not None and fram <= oz_ram:
-                        self.repaired[pipeline] = fsize
-                        self._decision[pipeline] = fix
+                    ok = fsize is not None and fram is not None and fram <= oz_ram
+                    self.repaired[pipeline] = fsize if ok else None
                 return self.repaired[pipeline]
         return size
 
     def decision(self, pipeline: str) -> str:
         """What the driver compiles for ``pipeline`` on the current TU once
         :meth:`size` measured it: its RAM repair when it got one, else itself."""
-        return self._decision.get(pipeline, pipeline)
+        if self.repaired.get(pipeline) is None:
+            return pipeline
+        return ram_repaired(pipeline)
 
     def measured(self, pipeline: str) -> tuple[int | None, int | None]:
         """(``.text + .data``, ``.data + .bss``) in bytes of the TU's object under
@@ -557,7 +554,7 @@ def _label_job(args) -> tuple[dict, list]:
         ev.size(p)  # eligibility
     return {"ir_hash": tu.ir_hash, "package": tu.package, "split": tu.split, "oz_size": oz,
             "ir_bytes": tu.ir_bytes, "sizes": sizes, "more_ram": sorted(ev.more_ram),
-            "repaired": {p: ev.repaired[p] for p in sorted(ev.more_ram)},
+            "repaired": dict(sorted(ev.repaired.items())),
             "compiles": ev.compiles - start,
             "codegens_saved": ev.codegens_saved - saved,
             "seconds": round(time.perf_counter() - t0, 3)}, ev.failures

@@ -298,16 +298,19 @@ RAM_REPAIR = "globalopt,globaldce,constmerge"
 
 def ram_repaired(decision: str) -> str | None:
     """``decision`` with :data:`RAM_REPAIR` appended to its pipeline (options kept
-    after it), or None for ``-Os`` from source and for a decision that already
-    ends with the repair (its repair would be itself).
+    after it), checked and canonical (:func:`check_pipeline`); None for ``-Os``
+    from source, for a decision that already ends with the repair (its repair
+    would be itself) and for one whose repair the allowlist refuses.
 
     The driver compiles it for a candidate whose object needs more ``.data +
-    .bss`` than ``-Oz``'s (docs/design.md, "RAM is not traded for flash");
-    unchecked: pass the result to :func:`check_pipeline`.
+    .bss`` than ``-Oz``'s (docs/design.md, "Checks on every winner").
     """
     if decision == SOURCE_OS:
         return None
     pipeline, options = split_decision(decision)
     if pipeline == RAM_REPAIR or pipeline.endswith("," + RAM_REPAIR):
         return None
-    return " ".join([pipeline + "," + RAM_REPAIR, *options])
+    try:
+        return check_pipeline(" ".join([pipeline + "," + RAM_REPAIR, *options]))
+    except PipelineError:
+        return None
