@@ -729,51 +729,78 @@ def _reproducible_job(args) -> tuple[dict, list]:
 
 def reproducible_pipelines(out_dir: str, pipelines: list[str]) -> tuple[list[str], int]:
     """The ``pipelines`` that gave the same object bytes twice on every TU of
-    ``OUT/reproducible.jsonl`` they compiled on, and the number of TUs checked."""
+    ``OUT/reproducible.jsonl`` they compiled on, and the fewest TUs any of them was
+    checked on (0 when none is listed)."""
     records = read_jsonl(os.path.join(out_dir, "reproducible.jsonl"))
-    ok = {p: 0 for p in pipelines}
+    ok: dict[str, set | None] = {p: set() for p in pipelines}
     for r in records:
         for p, same in (r.get("same") or {}).items():
             if p in ok and ok[p] is not None:
                 if same is False:
                     ok[p] = None
                 elif same:
-                    ok[p] += 1
-    return [p for p in pipelines if ok[p]], len({r["ir_hash"] for r in records})
+                    ok[p].add(r["ir_hash"])
+    same = [p for p in pipelines if ok[p]]
+    return same, min((len(ok[p]) for p in same), default=0)
+
+
+def reproducible_jobs(tus: list, records: list[dict], pipelines: list[str],
+                      limit: int) -> list[tuple]:
+    """``(TU, pipelines it still lacks)`` jobs so that ``limit`` TUs carry every
+    one of ``pipelines``: the TUs of ``records`` (``OUT/reproducible.jsonl``) that
+    are in ``tus`` are finished first, with only the pipelines they were not yet
+    compiled with; then unchecked TUs, every n-th in corpus order (spread over
+    packages). A rerun after the corpus grew checks no more than ``limit``."""
+    seen: dict[str, set[str]] = {}
+    for r in records:
+        seen.setdefault(r["ir_hash"], set()).update(r.get("same") or {})
+    jobs, complete = [], 0
+    for t in tus:
+        if t.ir_hash in seen:
+            missing = [p for p in pipelines if p not in seen[t.ir_hash]]
+            if missing and complete < limit:
+                jobs.append((t, missing))
+            complete += 1
+    rest = [t for t in tus if t.ir_hash not in seen]
+    want = max(0, limit - complete)
+    step = max(1, len(rest) // max(1, want))
+    return jobs + [(t, pipelines) for t in rest[::step][:want]]
 
 
 def cmd_reproducible(ns) -> int:
     """Compile each pipeline of ``--pipelines`` twice on training TUs and compare the
-    objects byte for byte (``OUT/reproducible.jsonl``, resumable); with ``--write``,
-    record in that coreset file which pipelines were reproducible on every TU, so
-    the driver need not compile a winner among them a second time."""
+    objects byte for byte (``OUT/reproducible.jsonl``, resumable: a TU is compiled
+    only with the pipelines it was not checked with); with ``--repairs``, the RAM
+    repair of each pipeline too (the driver's second candidate for it); with
+    ``--write``, record in that coreset file which pipelines were reproducible on
+    every TU, so the driver need not compile a winner among them a second time."""
     pipelines = read_pipelines(ns.pipelines, "llmcc tune reproducible: cannot use", check=True)
+    if ns.repairs:
+        pipelines += [r for r in dict.fromkeys(ram_repaired(p) for p in pipelines)
+                      if r is not None and r not in pipelines]
     tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
     tus = [t for t in tus if t.split == "train"]
-    done = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "reproducible.jsonl"))}
-    # Spread over packages (every n-th TU in corpus order), until --limit TUs are
-    # checked in all: a rerun after the corpus grew checks no more than that.
-    rest = [t for t in tus if t.ir_hash not in done]
-    want = max(0, ns.limit - len(done))
-    step = max(1, len(rest) // max(1, want))
-    chosen = rest[::step][:want]
-    jobs = [(t, pipelines) for t in chosen]
-    print(f"reproducible: {len(pipelines)} pipelines x {len(done) + len(jobs)} TUs, "
-          f"{len(jobs)} to do",
-          file=sys.stderr)
+    records = read_jsonl(os.path.join(ns.out, "reproducible.jsonl"))
+    jobs = reproducible_jobs(tus, records, pipelines, ns.limit)
+    print(f"reproducible: {len(pipelines)} pipelines, {len(jobs)} TUs to compile "
+          f"({sum(len(j[1]) for j in jobs)} TU x pipeline pairs)", file=sys.stderr)
     _stream(jobs, _reproducible_job, os.path.join(ns.out, "reproducible.jsonl"),
             os.path.join(ns.out, "failures.jsonl"), ns.jobs, ns.out, ns.timeout, "reproducible")
     same, n = reproducible_pipelines(ns.out, pipelines)
     print(f"reproducible: {len(same)} of {len(pipelines)} pipelines gave the same bytes twice "
-          f"on every one of {n} TUs", file=sys.stderr)
+          f"on every TU they compiled on, at least {n} TUs each", file=sys.stderr)
     if ns.write:
         with open(ns.pipelines, encoding="utf-8") as f:
             doc = json.load(f)
         doc["reproducible"] = {
             "pipelines": same, "tus": n,
-            "method": "llmcc tune reproducible: each pipeline compiled twice (opt, then "
-                      "clang's code generator) on every TU checked, objects compared byte "
-                      "for byte; listed when equal on every TU it compiled on"}
+            "method": "llmcc tune reproducible" + (" --repairs" if ns.repairs else "")
+                      + ": each pipeline compiled twice (opt, then clang's code generator) "
+                      "on every TU checked, objects compared byte for byte; listed when "
+                      "equal on every TU it compiled on (tus: the fewest TUs a listed "
+                      "pipeline compiled on)"
+                      + ("; RAM repairs (llmcc.llvm.passes.ram_repaired) included"
+                         if ns.repairs else "")}
         with open(ns.pipelines, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)
             f.write("\n")
@@ -1139,6 +1166,9 @@ def main(argv: list[str]) -> int:
     rp.add_argument("--max-ir-bytes", type=int, default=262144)
     rp.add_argument("--write", action="store_true",
                     help="record the reproducible pipelines in the --pipelines file")
+    rp.add_argument("--repairs", action="store_true",
+                    help="check each pipeline's RAM repair as well (what the driver "
+                         "compiles for a candidate that needs more RAM than -Oz)")
     rp.set_defaults(fn=cmd_reproducible)
     rc = sub.add_parser("recheck", parents=[common])
     rc.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")

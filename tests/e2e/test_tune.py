@@ -312,3 +312,36 @@ def test_the_driver_compiles_the_ram_repair_of_a_candidate_that_needs_more_ram(
     assert winner.size == min(oz_size, repaired[0])
     assert winner.pipeline != "function(instcombine)"
     assert winner.ram <= ev.measured(tune.OZ)[1]
+
+
+def test_reproducible_checks_the_ram_repairs_and_finishes_checked_tus(llmcc, llmcc_env,
+                                                                     tmp_path):
+    """``tune reproducible --repairs`` compiles each pipeline's RAM repair twice as well
+    and lists it for the driver; a TU checked before is compiled again only with the
+    pipelines it lacks, and a rerun compiles nothing."""
+    from llmcc.llvm.passes import ram_repaired
+    rec, pk = _record_table(llmcc, llmcc_env, tmp_path)
+    pk.write_text('[demo]\nsplit = "train"\n')
+    cs = tmp_path / "coreset.json"
+    cs.write_text(json.dumps({"pipelines": ["function(instcombine)"]}))
+    out = tmp_path / "tune"
+    args = [llmcc, "tune", "reproducible", "--corpus", str(rec), "--out", str(out),
+            "--packages", str(pk), "--pipelines", str(cs), "--jobs", "1", "--write"]
+
+    def checked():
+        return [sorted(json.loads(x)["same"]) for x in
+                (out / "reproducible.jsonl").read_text().splitlines()]
+
+    r = run(args, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert checked() == [["function(instcombine)"]]
+    fix = ram_repaired("function(instcombine)")
+    r = run(args + ["--repairs"], env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"1 TUs to compile (1 TU x pipeline pairs)" in r.stderr
+    assert checked() == [["function(instcombine)"], [fix]]
+    doc = json.loads(cs.read_text())
+    assert doc["reproducible"]["pipelines"] == ["function(instcombine)", fix]
+    assert doc["reproducible"]["tus"] == 1
+    r = run(args + ["--repairs"], env=llmcc_env)
+    assert b"0 TUs to compile" in r.stderr and len(checked()) == 2

@@ -186,21 +186,39 @@ def test_hash_moves_match_one_to_one_and_leave_the_rest():
     assert hash_moves(old, new) == {"a0": "a1"}
 
 
-@pytest.mark.parametrize("records, expected", [
-    # equal bytes on every TU it compiled on: listed; a failure to compile is no evidence
+@pytest.mark.parametrize("records, expected, tus", [
+    # equal bytes on every TU it compiled on: listed; a failure to compile is no
+    # evidence, so q counts one TU
     ([{"ir_hash": "a", "same": {"p": True, "q": True}},
-      {"ir_hash": "b", "same": {"p": True, "q": None}}], ["p", "q"]),
+      {"ir_hash": "b", "same": {"p": True, "q": None}}], ["p", "q"], 1),
     # different bytes once: never listed, whatever other TUs say
     ([{"ir_hash": "a", "same": {"p": True, "q": False}},
-      {"ir_hash": "b", "same": {"p": True, "q": True}}], ["p"]),
+      {"ir_hash": "b", "same": {"p": True, "q": True}}], ["p"], 2),
     # never compiled anywhere: no evidence, not listed
-    ([{"ir_hash": "a", "same": {"p": None, "q": True}}], ["q"]),
+    ([{"ir_hash": "a", "same": {"p": None, "q": True}}], ["q"], 1),
+    # a TU finished later, in a second record, counts once
+    ([{"ir_hash": "a", "same": {"p": True}}, {"ir_hash": "a", "same": {"q": True}}],
+     ["p", "q"], 1),
 ])
-def test_reproducible_pipelines_need_equal_bytes_on_every_tu(tmp_path, records, expected):
+def test_reproducible_pipelines_need_equal_bytes_on_every_tu(tmp_path, records, expected, tus):
     import json
     from llmcc.lab.tune import reproducible_pipelines
     with open(tmp_path / "reproducible.jsonl", "w") as f:
         for r in records:
             f.write(json.dumps(r) + "\n")
     same, n = reproducible_pipelines(str(tmp_path), ["p", "q"])
-    assert same == expected and n == len({r["ir_hash"] for r in records})
+    assert same == expected and n == tus
+
+
+def test_reproducible_jobs_finish_checked_tus_before_new_ones():
+    """TUs checked before get only the pipelines they lack; new TUs fill up to the
+    limit, spread over the corpus order."""
+    import types
+    from llmcc.lab.tune import reproducible_jobs
+    tus = [types.SimpleNamespace(ir_hash=h) for h in "abcdefgh"]
+    records = [{"ir_hash": "b", "same": {"p": True}},
+               {"ir_hash": "c", "same": {"p": True, "q": True}},
+               {"ir_hash": "gone", "same": {"p": True}}]
+    jobs = [(t.ir_hash, ps) for t, ps in reproducible_jobs(tus, records, ["p", "q"], 4)]
+    assert jobs == [("b", ["q"]), ("a", ["p", "q"]), ("f", ["p", "q"])]
+    assert reproducible_jobs(tus, records, ["p"], 2) == []
