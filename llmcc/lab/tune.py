@@ -86,18 +86,20 @@ def package_splits(packages_toml: str) -> dict[str, str]:
     return out
 
 
-def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20) -> list[TU]:
+def load_corpus(corpus_dir: str, packages_toml: str, max_ir_bytes: int = 4 << 20,
+                min_ir_bytes: int = 0) -> list[TU]:
     """Unique TUs of a recorded corpus, in a fixed pseudo-random order (by hash).
 
-    TUs first recorded in a held-out upstream are dropped; TUs whose IR exceeds
-    ``max_ir_bytes`` are skipped (tuning cost grows with size).
+    TUs first recorded in a held-out upstream are dropped; TUs whose IR (bytes of
+    recorded IR text) exceeds ``max_ir_bytes`` or falls below ``min_ir_bytes`` are
+    skipped (tuning cost grows with size; a size band labels the big TUs alone).
     """
     from llmcc.lab.corpus import unique_records
     splits = package_splits(packages_toml)
     tus = []
     for rec, path, size in unique_records(corpus_dir):
         pkg = rec.get("package", "")
-        if pkg.lower() in HELD_OUT or size > max_ir_bytes:
+        if pkg.lower() in HELD_OUT or not min_ir_bytes <= size <= max_ir_bytes:
             continue
         tus.append(TU(rec["ir_hash"], path, tuple(rec.get("codegen_args", ())), pkg,
                       splits.get(pkg, "train"), size))
@@ -599,7 +601,7 @@ def stream_search(jobs: list[tuple], state_dir: str, n_jobs: int, timeout: float
 
 def cmd_search(ns) -> int:
     """Per-TU random search plus minimization; appends to ``OUT/search.jsonl``."""
-    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes, ns.min_ir_bytes)
     tus = [t for t in tus if ns.split in ("all", t.split)][: ns.limit or None]
     if ns.searched_only:  # deepen an earlier search: no new TU enters rung 0
         searched = set(search_results(ns.out))
@@ -669,7 +671,7 @@ def cmd_broadcast(ns) -> int:
         pipelines = broadcast_set(ns.out, ns.top, ns.set)
     extra = [check_pipeline(p) for p in ns.add or []]
     pipelines = pipelines + [p for p in extra if p not in pipelines]
-    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes)
+    tus = load_corpus(ns.corpus, ns.packages, ns.max_ir_bytes, ns.min_ir_bytes)
     if ns.exclude_searched:  # label on TUs the winners were not found on
         searched = {r["ir_hash"] for r in read_jsonl(os.path.join(ns.out, "search.jsonl"))
                     if "ir_hash" in r}
@@ -1118,6 +1120,8 @@ def main(argv: list[str]) -> int:
         s.add_argument("--limit", type=int, default=0, help="at most this many TUs (0: all)")
         s.add_argument("--timeout", type=float, default=60.0, help="seconds per opt/codegen")
         s.add_argument("--max-ir-bytes", type=int, default=4 << 20)
+        s.add_argument("--min-ir-bytes", type=int, default=0,
+                       help="only TUs with at least this much IR (bytes)")
         s.set_defaults(fn=fn)
         s.add_argument("--ray", default=None, metavar="ADDRESS",
                        help="run on the Ray cluster at ADDRESS (HOST:PORT or 'auto'; "

@@ -345,3 +345,20 @@ def test_reproducible_checks_the_ram_repairs_and_finishes_checked_tus(llmcc, llm
     assert doc["reproducible"]["tus"] == 1
     r = run(args + ["--repairs"], env=llmcc_env)
     assert b"0 TUs to compile" in r.stderr and len(checked()) == 2
+
+
+def test_broadcast_labels_only_the_tus_in_the_size_band(llmcc, llmcc_env, tmp_path):
+    """``--min-ir-bytes``/``--max-ir-bytes`` bound the TUs by the size of their IR."""
+    from llmcc.lab import tune
+    rec, pk = _record_table(llmcc, llmcc_env, tmp_path)
+    (tu,) = tune.load_corpus(str(rec), str(pk), 1 << 62)
+    cs = tmp_path / "coreset.json"
+    cs.write_text(json.dumps({"pipelines": ["globalopt"]}))
+    for lo, hi, n in ((tu.ir_bytes + 1, 1 << 30, 0), (0, tu.ir_bytes - 1, 0),
+                      (tu.ir_bytes, tu.ir_bytes, 1)):
+        r = run([llmcc, "tune", "broadcast", "--corpus", str(rec), "--out",
+                 str(tmp_path / f"t{lo}-{hi}"), "--packages", str(pk), "--jobs", "1",
+                 "--pipelines", str(cs), "--min-ir-bytes", str(lo), "--max-ir-bytes", str(hi)],
+                env=llmcc_env)
+        assert r.returncode == 0, r.stderr.decode()
+        assert f"1 pipelines x {n} TUs, {n} TUs to label".encode() in r.stderr
