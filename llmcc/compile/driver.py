@@ -821,9 +821,10 @@ def _sane(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str,
 def _oz_bitcode(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, work: str,
                 proposed: list[str]) -> str | None:
     """The TU's IR after clang's ``-Oz`` pipeline (``work/oz.bc``), when at least
-    two candidates start with it, so each runs only the rest of its pipeline;
-    None when fewer do or ``opt`` fails (candidates then run whole)."""
-    if sum(1 for p in proposed if p.startswith(OZ + ",")) < 2:
+    two candidates without options start with it, so each runs only the rest of
+    its pipeline; None when fewer do or ``opt`` fails (candidates then run whole)."""
+    # Options (e.g. -inline-threshold) change the -Oz prefix too: those run whole.
+    if sum(1 for p in proposed if p.startswith(OZ + ",") and not split_decision(p)[1]) < 2:
         return None
     out = os.path.join(work, "oz.bc")
     try:

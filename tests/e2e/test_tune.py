@@ -362,3 +362,29 @@ def test_broadcast_labels_only_the_tus_in_the_size_band(llmcc, llmcc_env, tmp_pa
                 env=llmcc_env)
         assert r.returncode == 0, r.stderr.decode()
         assert f"1 pipelines x {n} TUs, {n} TUs to label".encode() in r.stderr
+
+
+def test_the_oz_bitcode_is_built_only_for_candidates_that_can_use_it(llmcc, llmcc_env,
+                                                                     tmp_path):
+    """Candidates that start with -Oz share one run of clang's -Oz pipeline; a decision
+    with options (-inline-threshold changes the -Oz part too) runs whole, so two of
+    them alone do not pay for that shared run."""
+    import types
+    from llmcc.compile import cmdline, driver
+    from llmcc.lab import tune
+    rec, pk = _record_table(llmcc, llmcc_env, tmp_path)
+    (tu,) = tune.load_corpus(str(rec), str(pk), 1 << 62)
+    ev = tune.Evaluator(str(tmp_path / "ev"), 60.0)
+    ev.select(tu)
+    comp = cmdline.classify(["-Oz", "-c", str(tmp_path / "proj" / "table.c")])
+    for name, proposed, shared in (
+            ("options", ["default<Oz>,globalopt -inline-threshold=20",
+                         "default<Oz>,globaldce -inline-threshold=50"], False),
+            ("plain", ["default<Oz>,globalopt", "default<Oz>,globaldce"], True)):
+        ranker = types.SimpleNamespace(name="test", rank=lambda ir, p=proposed: p)
+        work = tmp_path / name
+        work.mkdir()
+        winner, oz_size = driver.search(ev.ctx, comp, tu.ir_path, ev.ir_text, ranker, 2,
+                                        str(work), comp.units[0])
+        assert (work / "oz.bc").exists() == shared
+        assert winner.size <= oz_size and ev.ctx.counts["candidates failed"] == 0
