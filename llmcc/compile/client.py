@@ -62,12 +62,16 @@ def socket_dir() -> str:
 
 
 def code_stamp(root: str | None = None) -> str:
-    """A checksum of the interpreter and of every file of the installed package
-    (names, sizes, modification times): a server runs the code it imported, so
-    a changed installation gets a new server, never the old one's answers."""
+    """A checksum of the interpreter (the file it resolves to, and its
+    environment's prefix) and of every file of the installed package (names,
+    sizes, modification times): a server runs the code it imported, so a changed
+    installation gets a new server, never the old one's answers. The spelling of
+    the interpreter's path does not count: scripts whose shebang names
+    ``bin/python3`` and a ``bin/python -m llmcc`` of the same environment share
+    one server."""
     import zlib
     root = root or package_dir()
-    parts = [sys.executable, root]
+    parts = [os.path.realpath(sys.executable), sys.prefix, root]
     stack = [root]
     while stack:
         d = stack.pop()

@@ -195,3 +195,17 @@ def test_pinned_builds_never_start_or_use_a_server(llmcc, llmcc_env, tmp_path):
     run([llmcc, "-Oz", "-c", "a.c", "-o", "a.o"], env=env, cwd=src)
     time.sleep(1)
     assert not os.path.exists(os.path.join(env["TMPDIR"], f"llmcc-{os.getuid()}"))
+
+
+def test_every_spelling_of_the_interpreter_names_the_same_server():
+    """An environment's ``bin/python`` and ``bin/python3`` (the shebang pip writes for
+    the llmcc script) run the same code, so they name the same server."""
+    import sys
+    bindir = os.path.dirname(sys.executable)
+    spellings = [p for p in (os.path.join(bindir, n) for n in ("python", "python3"))
+                 if os.path.exists(p)]
+    assert len(spellings) == 2
+    code = "from llmcc.compile.client import socket_path; print(socket_path())"
+    paths = {subprocess.run([p, "-c", code], capture_output=True, text=True,
+                            check=True).stdout for p in spellings}
+    assert len(paths) == 1
