@@ -79,9 +79,13 @@ def dataset(corpus: str, labels_dir: str, packages: str, pipelines: list[str],
     return out
 
 
-def _read(path: str) -> str:
+def ranked_ir(path: str) -> str:
+    """The recorded IR at ``path`` as the driver shows it to a ranker: debug records
+    stripped (:func:`llmcc.llvm.ir.strip_debug_records`), so a TU built with ``-g``
+    is described, trained on and evaluated as it is ranked at compile time."""
+    from llmcc.llvm.ir import strip_debug_records
     with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
+        return strip_debug_records(f.read())
 
 
 def train_tokenizer(texts, vocab_size: int, path: str):
@@ -195,7 +199,8 @@ def fit(ns) -> int:
     t0 = time.perf_counter()
     texts = []
     for d in train:  # each IR read and normalized once
-        ir = _read(d["ir_path"])
+        ir = ranked_ir(d["ir_path"])
+        d["ir_bytes"] = len(ir.encode("utf-8", "surrogateescape"))  # as in_range counts
         d["chunks"], d["features"] = M.model_text(ir), M.features(ir)
         texts += M.pick_chunks(d["chunks"])
     tok = train_tokenizer(texts, ns.vocab, os.path.join(ns.out, "tokenizer.json"))
@@ -219,7 +224,7 @@ def fit(ns) -> int:
     for name in ("model.onnx", "tokenizer.json", "neighbours.npy"):
         with open(os.path.join(ns.out, name), "rb") as f:
             digest.update(f.read())
-    max_ir_bytes = max(os.path.getsize(d["ir_path"]) for d in train)
+    max_ir_bytes = max(d["ir_bytes"] for d in train)
     digest.update("\n".join(pipelines + [f"max_ir_bytes={max_ir_bytes}"]).encode())
     card = {"id": digest.hexdigest()[:16], "pipelines": pipelines, "seed": SEED,
             "max_ir_bytes": max_ir_bytes,
@@ -319,7 +324,7 @@ def evaluate(ns) -> int:
     static = StaticRanker(tuple(pipelines)).rank("")
     lat, greedy, pointwise = [], [], []
     for d in data:
-        ir = _read(d["ir_path"])
+        ir = ranked_ir(d["ir_path"])
         t = time.perf_counter()
         greedy.append(ranker.rank(ir))
         lat.append(time.perf_counter() - t)

@@ -96,3 +96,34 @@ def test_fit_on_a_missing_corpus_or_without_labels_says_so(llmcc, llmcc_env, tmp
              str(tmp_path / "labels"), "--coreset", str(tmp_path / "none.json"), "--out",
              str(tmp_path / "m")], env=llmcc_env)
     assert r.returncode == 1 and b"llmcc train fit: cannot use coreset" in r.stderr
+
+
+
+def test_training_and_evaluation_read_a_tu_as_the_driver_ranks_it(llmcc, llmcc_env, tmp_path):
+    """The driver shows a ranker the IR without its debug records; fit and eval read
+    recorded IR so too, so a TU built with -g is described, trained on and evaluated
+    as the same TU built without it."""
+    from llmcc.lab import train
+    from llmcc.lab.tune import load_corpus
+    from llmcc.rank import model as M
+    proj = tmp_path / "proj"
+    write_project(proj)
+    paths = []
+    for name, flags in (("plain", []), ("debug", ["-g"])):
+        rec = tmp_path / name
+        env = dict(llmcc_env, LLMCC_RECORD=str(rec), LLMCC_RECORD_PACKAGE="demo",
+                   LLMCC_CANDIDATES="0")
+        r = run([llmcc, "-O2", *flags, "-c", "m0.c", "-o", f"{name}.o"], env=env, cwd=proj)
+        assert r.returncode == 0, r.stderr.decode()
+        pk = tmp_path / "packages.toml"
+        pk.write_text('[demo]\nsplit = "train"\n')
+        (tu,) = load_corpus(str(rec), str(pk), 1 << 62)
+        paths.append(tu.ir_path)
+    raw = [open(p, encoding="utf-8").read() for p in paths]
+    assert "#dbg_" in raw[1] or "llvm.dbg." in raw[1]  # the -g IR does carry records
+    assert M.model_text(raw[0]) != M.model_text(raw[1])  # and read as it is, differs
+    plain, debug = (train.ranked_ir(p) for p in paths)
+    assert M.features(plain) == M.features(debug)
+    assert M.model_text(plain) == M.model_text(debug)
+    ranker = M.ModelRanker()
+    assert ranker.run(plain)[0].tolist() == ranker.run(debug)[0].tolist()
