@@ -321,10 +321,16 @@ def evaluate(ns) -> int:
         print("llmcc train eval: no validation TUs labelled with the model's pipelines",
               file=sys.stderr)
         return 1
-    static = StaticRanker(tuple(pipelines)).rank("")
-    lat, greedy, pointwise = [], [], []
+    from llmcc.rank.base import ir_size, load_large_order
+    large = None if ns.no_large_order else load_large_order(tuple(pipelines))
+    ranker.large = large
+    static_ranker = StaticRanker(tuple(pipelines), large=large)
+    lat, greedy, pointwise, statics = [], [], [], []
+    n_large = 0
     for d in data:
         ir = ranked_ir(d["ir_path"])
+        n_large += large is not None and ir_size(ir) > large[0]
+        statics.append(static_ranker.rank(ir))
         t = time.perf_counter()
         greedy.append(ranker.rank(ir))
         lat.append(time.perf_counter() - t)
@@ -341,7 +347,8 @@ def evaluate(ns) -> int:
 
     print(f"validation: {len(data)} TUs of {len({d['package'] for d in data})} packages, "
           f"{len(pipelines)} coreset pipelines; geomean % smaller than -Oz, best of top-k + -Oz")
-    statics = [static] * len(data)
+    if large is not None:
+        print(f"{n_large} of them over {large[0]:,} bytes of IR, ranked by the order for large TUs")
     rows = [[str(k), pct(red(greedy, k)), pct(red(statics, k)), pct(red(pointwise, k)),
              pct(total(greedy, k)), pct(total(statics, k))] for k in (1, 2, 3, 4, 8)]
     print("\n".join(text_table(["k", "model", "static", "model, ranked by predicted ratio",
@@ -423,6 +430,9 @@ def main(argv: list[str]) -> int:
             s.add_argument("--max-ir-bytes", type=int, default=1 << 62,
                            help="only validation TUs with at most this much textual IR "
                                 "(compare models on the TUs both have labels for)")
+            s.add_argument("--no-large-order", action="store_true",
+                           help="rank large TUs as the coreset order, not by the shipped "
+                                "coreset's order for large TUs (to measure what it adds)")
             s.set_defaults(fn=evaluate)
     ns = p.parse_args(argv)
     return ns.fn(ns)

@@ -923,6 +923,57 @@ def cmd_coreset(ns) -> int:
     return 0
 
 
+def cmd_large_order(ns) -> int:
+    """Order the coreset's pipelines for large TUs and record it as ``large_tus`` of
+    the ``--coreset`` file (read by :func:`llmcc.rank.base.load_large_order`).
+
+    Greedy coverage of log(size/-Oz), as ``coreset`` orders the coreset, on the
+    training TUs whose ranked IR (debug records stripped, as the driver ranks it)
+    exceeds ``--min-ir-bytes`` and that are labelled with every pipeline of
+    ``--pool`` (default: the coreset); pipelines that gain nothing there follow
+    in coreset order. The driver applies it to TUs over ``--apply-above`` bytes.
+    """
+    from llmcc.lab.train import ranked_ir
+    from llmcc.rank.base import ir_size
+    with open(ns.coreset, encoding="utf-8") as f:
+        doc = json.load(f)
+    coreset = read_pipelines(ns.coreset, "llmcc tune large-order: cannot use coreset")
+    pool = (read_pipelines(ns.pool, "llmcc tune large-order: cannot use pool")
+            if ns.pool else coreset)
+    pool = [p for p in pool if p in coreset]
+    labels = load_labels(ns.out)
+    tus = {t.ir_hash: t for t in load_corpus(ns.corpus, ns.packages, 1 << 62)}
+    train = []
+    for h, lab in sorted(labels.items()):
+        t = tus.get(h)
+        if (t is None or lab["split"] != "train" or not lab["oz_size"]
+                or t.ir_bytes <= ns.min_ir_bytes  # stripping only shrinks the text
+                or not all(p in lab["sizes"] for p in pool)):
+            continue
+        if ir_size(ranked_ir(t.ir_path)) > ns.min_ir_bytes:
+            train.append(lab)
+    if not train:
+        print(f"llmcc tune large-order: no training TU over {ns.min_ir_bytes} bytes of IR is "
+              f"labelled with all {len(pool)} pipelines", file=sys.stderr)
+        return 1
+    chosen = greedy_coreset(train, pool, len(pool))
+    order = chosen + [p for p in coreset if p not in chosen]
+    doc["large_tus"] = {
+        "min_ir_bytes": ns.apply_above, "pipelines": order, "train_tus": len(train),
+        "train_min_ir_bytes": ns.min_ir_bytes, "ordered": len(chosen),
+        "method": "llmcc tune large-order: greedy coverage of log(size/-Oz) on the training "
+                  f"TUs over {ns.min_ir_bytes} bytes of IR (debug records stripped) labelled "
+                  f"with {len(pool)} of the coreset's pipelines; the rest follow in coreset "
+                  f"order; used for TUs over {ns.apply_above} bytes"}
+    with open(ns.coreset, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    print(f"large-order: {len(chosen)} of {len(coreset)} pipelines ordered on {len(train)} "
+          f"training TUs over {ns.min_ir_bytes:,} bytes of IR; used over "
+          f"{ns.apply_above:,} bytes -> {ns.coreset}")
+    return 0
+
+
 def rung_lines(out_dir: str) -> list[str]:
     """What each successive-halving rung added: for the TUs searched at rung i > 0,
     the geometric-mean reduction against -Oz before it (rungs below) and after."""
@@ -1160,6 +1211,20 @@ def main(argv: list[str]) -> int:
             s.add_argument("--pipelines", default=None, metavar="JSON",
                            help="label these pipelines (a coreset JSON file) instead of the "
                                 "broadcast set")
+    lo = sub.add_parser("large-order", parents=[common])
+    lo.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
+    lo.add_argument("--packages", default=default_packages)
+    lo.add_argument("--coreset", required=True, metavar="JSON",
+                    help="the coreset file to order and write (large_tus)")
+    lo.add_argument("--pool", default=None, metavar="JSON",
+                    help="order only these of the coreset's pipelines (the rest follow)")
+    lo.add_argument("--min-ir-bytes", type=int, default=262144,
+                    help="training TUs with more IR than this (bytes, debug records "
+                         "stripped) choose the order (default 262144)")
+    lo.add_argument("--apply-above", type=int, default=262144,
+                    help="the driver ranks TUs with more IR than this by the order "
+                         "(default 262144)")
+    lo.set_defaults(fn=cmd_large_order)
     rp = sub.add_parser("reproducible", parents=[common])
     rp.add_argument("--corpus", required=True, help="directory recorded with LLMCC_RECORD")
     rp.add_argument("--packages", default=default_packages)

@@ -85,6 +85,45 @@ def reproducible_pipelines() -> frozenset[str]:
 _REPRODUCIBLE: frozenset[str] | None = None
 
 
+def _shipped_coreset_doc() -> dict:
+    import json
+    from importlib import resources
+    return json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+
+
+def load_large_order(pipelines: tuple[str, ...],
+                     doc: dict | None = None) -> tuple[int, tuple[str, ...]] | None:
+    """The order of ``pipelines`` for large translation units: ``(min_ir_bytes,
+    order)`` from ``large_tus`` of the shipped coreset file (or of ``doc``),
+    written by ``llmcc tune large-order``. A TU whose ranked IR (debug records
+    stripped, bytes of text) exceeds ``min_ir_bytes`` gets ``order``: the recorded
+    order's pipelines that are in ``pipelines``, then the others of ``pipelines``
+    in their own order. None when no such order is recorded or it cannot be read.
+
+    The model is trained on TUs up to 256 KB of IR, and the coreset order is
+    chosen on them; on larger TUs, which hold most object bytes, an order chosen
+    on large training TUs does better (``corpus/tuning/README.md``)."""
+    try:
+        if doc is None:
+            doc = _shipped_coreset_doc()
+        large = doc["large_tus"]
+        limit = int(large["min_ir_bytes"])
+        recorded = [str(p) for p in large["pipelines"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if limit < 0:
+        return None
+    first = [p for p in dict.fromkeys(recorded) if p in pipelines]
+    if not first:
+        return None
+    return limit, tuple(first + [p for p in pipelines if p not in first])
+
+
+def ir_size(ir_text: str) -> int:
+    """Bytes of ``ir_text`` (UTF-8), the size the rankers compare with their limits."""
+    return len(ir_text.encode("utf-8", "surrogateescape"))
+
+
 class Ranker:
     """Interface of a ranker.
 
@@ -103,16 +142,34 @@ class Ranker:
 
 
 class StaticRanker(Ranker):
-    """The same pipelines in the same order for every translation unit."""
+    """The same pipelines in the same order for every translation unit, and, for a
+    TU whose IR exceeds ``large[0]`` bytes, in the order ``large[1]``.
+
+    Args:
+        pipelines: the coreset in order (default: the shipped coreset).
+        large: ``(min_ir_bytes, order)`` as :func:`load_large_order` gives it
+            (default: the shipped coreset's, when ``pipelines`` is not given;
+            none otherwise).
+    """
 
     name = "static"
 
-    def __init__(self, pipelines: tuple[str, ...] | None = None):
-        if pipelines is None:
+    def __init__(self, pipelines: tuple[str, ...] | None = None,
+                 large: tuple[int, tuple[str, ...]] | None = None):
+        shipped = pipelines is None
+        if shipped:
             pipelines = load_coreset()
         self.pipelines = tuple(p for p in pipelines if p != OZ)
+        if large is None and shipped:
+            large = load_large_order(self.pipelines)
+        self.large = large
         import xxhash
-        self.identity = "static:" + xxhash.xxh3_64_hexdigest("\n".join(self.pipelines).encode())
+        text = "\n".join(self.pipelines)
+        if large is not None:
+            text += f"\nlarge>{large[0]}:\n" + "\n".join(large[1])
+        self.identity = "static:" + xxhash.xxh3_64_hexdigest(text.encode())
 
     def rank(self, ir_text: str) -> list[str]:
+        if self.large is not None and ir_size(ir_text) > self.large[0]:
+            return list(self.large[1])
         return list(self.pipelines)

@@ -14,7 +14,9 @@ weighted size of each coreset pipeline relative to ``-Oz`` (normalized value
 prediction, Liang et al. 2023).
 
 A TU larger than every training TU (``max_ir_bytes``) is outside what the model
-has labels for: it gets the static coreset order.
+has labels for: it gets the static coreset order, or, beyond the coreset file's
+large-TU limit, the order chosen on large training TUs (``large_tus``, written
+by ``llmcc tune large-order``).
 
 Ranking (:func:`weighted_greedy`): not by ``ratios`` alone, since the k best
 single pipelines are often near-duplicates, but by greedy coverage over the
@@ -234,6 +236,12 @@ class ModelRanker(Ranker):
             self.card = json.load(f)
         self.pipelines = tuple(self.card["pipelines"])
         self.identity = "model:" + self.card["id"]
+        from llmcc.rank.base import load_large_order
+        self.large = load_large_order(self.pipelines)
+        if self.large is not None:
+            import xxhash
+            text = f"large>{self.large[0]}:\n" + "\n".join(self.large[1])
+            self.identity += ":" + xxhash.xxh3_64_hexdigest(text.encode())
         self._session = None
         self._tokenizer = None
         self._log_ratios = None
@@ -280,8 +288,13 @@ class ModelRanker(Ranker):
         return not limit or len(ir_text.encode("utf-8", "surrogateescape")) <= limit
 
     def rank(self, ir_text: str) -> list[str]:
-        """Coreset pipelines best first: :func:`weighted_greedy` over the neighbours, or
-        the static coreset order for a TU larger than every training TU."""
+        """Coreset pipelines best first: :func:`weighted_greedy` over the neighbours;
+        for a TU larger than the shipped coreset's large-TU limit, its order for
+        large TUs (:func:`~llmcc.rank.base.load_large_order`); for any other TU
+        larger than every training TU, the coreset order."""
+        from llmcc.rank.base import ir_size
+        if self.large is not None and ir_size(ir_text) > self.large[0]:
+            return list(self.large[1])
         if not self.in_range(ir_text):
             return list(self.pipelines)
         weights, _ = self.run(ir_text)

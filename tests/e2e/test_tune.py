@@ -388,3 +388,44 @@ def test_the_oz_bitcode_is_built_only_for_candidates_that_can_use_it(llmcc, llmc
                                         str(work), comp.units[0])
         assert (work / "oz.bc").exists() == shared
         assert winner.size <= oz_size and ev.ctx.counts["candidates failed"] == 0
+
+
+def test_large_order_orders_the_coreset_on_the_large_training_tus(llmcc, llmcc_env, tmp_path):
+    """``tune large-order`` records in the coreset file the greedy order of its
+    pipelines on the training TUs over a size, for the rankers to use beyond a
+    limit; with no TU that large it says so and writes nothing."""
+    from llmcc.lab import tune
+    from llmcc.lab.metrics import greedy_coreset
+    from llmcc.rank.base import load_large_order
+    _, rec, _ = _record_demo(llmcc, llmcc_env, tmp_path)
+    pk = tmp_path / "packages.toml"
+    pk.write_text('[demo]\nsplit = "train"\n')
+    pipes = ["default<Oz>,globaldce", "default<Oz>,mergefunc", "default<Oz>,default<Oz>"]
+    cs = tmp_path / "coreset.json"
+    cs.write_text(json.dumps({"pipelines": pipes}))
+    out = tmp_path / "tune"
+    common = ["--corpus", str(rec), "--out", str(out), "--packages", str(pk)]
+    r = run([llmcc, "tune", "broadcast", "--jobs", "2", "--pipelines", str(cs)] + common,
+            env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    tus = tune.load_corpus(str(rec), str(pk), 1 << 62)
+    smallest = min(t.ir_bytes for t in tus)
+    before = cs.read_text()
+    r = run([llmcc, "tune", "large-order", "--coreset", str(cs), "--min-ir-bytes",
+             str(max(t.ir_bytes for t in tus))] + common, env=llmcc_env)
+    assert r.returncode == 1 and b"no training TU over" in r.stderr
+    assert cs.read_text() == before
+
+    r = run([llmcc, "tune", "large-order", "--coreset", str(cs), "--min-ir-bytes",
+             str(smallest), "--apply-above", "4096"] + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    doc = json.loads(cs.read_text())
+    assert doc["pipelines"] == pipes
+    large = doc["large_tus"]
+    labels = tune.load_labels(str(out))
+    used = [labels[t.ir_hash] for t in tus if t.ir_bytes > smallest]
+    assert large["train_tus"] == len(used) and 0 < len(used) < len(tus)
+    chosen = greedy_coreset(used, pipes, 3)
+    assert large["pipelines"][:len(chosen)] == chosen
+    assert sorted(large["pipelines"]) == sorted(pipes)
+    assert load_large_order(tuple(pipes), doc) == (4096, tuple(large["pipelines"]))
