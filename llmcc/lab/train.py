@@ -322,7 +322,15 @@ def evaluate(ns) -> int:
               file=sys.stderr)
         return 1
     from llmcc.rank.base import ir_size, load_large_order
-    large = None if ns.no_large_order else load_large_order(tuple(pipelines))
+    doc = None
+    if ns.large_order:
+        try:
+            with open(ns.large_order, encoding="utf-8") as f:
+                doc = json.load(f)
+        except (OSError, ValueError) as e:
+            print(f"llmcc train eval: cannot use {ns.large_order}: {e}", file=sys.stderr)
+            return 1
+    large = None if ns.no_large_order else load_large_order(tuple(pipelines), doc)
     ranker.large = large
     static_ranker = StaticRanker(tuple(pipelines), large=large)
     lat, greedy, pointwise, statics = [], [], [], []
@@ -430,6 +438,9 @@ def main(argv: list[str]) -> int:
             s.add_argument("--max-ir-bytes", type=int, default=1 << 62,
                            help="only validation TUs with at most this much textual IR "
                                 "(compare models on the TUs both have labels for)")
+            s.add_argument("--large-order", default=None, metavar="JSON",
+                           help="a coreset file whose order for large TUs (large_tus) both "
+                                "rankers use (default: the shipped coreset's)")
             s.add_argument("--no-large-order", action="store_true",
                            help="rank large TUs as the coreset order, not by the shipped "
                                 "coreset's order for large TUs (to measure what it adds)")

@@ -63,6 +63,18 @@ def test_fit_is_reproducible_and_eval_reports_against_static(llmcc, llmcc_env, t
                                      for v in row[1:4])
         assert all(float(v.rstrip("%")) >= 0 for v in row[4:])  # total bytes
     assert "zero-shot top-1" in out and "p95" in out and "peak RSS" in out
+    # an order for large TUs over 0 bytes ranks every TU, in both columns
+    lo = tmp_path / "large.json"
+    lo.write_text(json.dumps({"large_tus": {"min_ir_bytes": 0,
+                                            "pipelines": list(reversed(PIPELINES))}}))
+    r = run([llmcc, "train", "eval", "--labels", str(labels), "--model", str(tmp_path / "m1"),
+             "--large-order", str(lo)] + common, env=llmcc_env)
+    assert r.returncode == 0, r.stderr.decode()
+    n = int(out.split("validation: ")[1].split()[0])
+    assert f"{n} of them over 0 bytes of IR, ranked by the order for large TUs" in r.stdout.decode()
+    rows = [line.split() for line in r.stdout.decode().splitlines()
+            if line[:3].strip() in "1 2 3 4 8".split()]
+    assert all(row[1] == row[2] and row[4] == row[5] for row in rows)
     # only TUs up to a size: none of these is a single byte
     r = run([llmcc, "train", "eval", "--labels", str(labels), "--model", str(tmp_path / "m1"),
              "--max-ir-bytes", "1"] + common, env=llmcc_env)
