@@ -64,10 +64,10 @@ def _targets(label: dict, pipelines: list[str]) -> list[float] | None:
 
 
 def dataset(corpus: str, labels_dir: str, packages: str, pipelines: list[str],
-            max_ir_bytes: int = 1 << 62) -> list[dict]:
+            max_ir_bytes: int = 1 << 62, min_ir_bytes: int = 0) -> list[dict]:
     """Labelled TUs that have a size for every pipeline: dicts with ``ir_path``,
     ``split``, ``package``, ``label`` and ``targets`` (size ratios to -Oz, [K])."""
-    tus = {t.ir_hash: t for t in load_corpus(corpus, packages, max_ir_bytes)}
+    tus = {t.ir_hash: t for t in load_corpus(corpus, packages, max_ir_bytes, min_ir_bytes)}
     out = []
     for h, lab in sorted(load_labels(labels_dir).items()):
         t = tus.get(h)
@@ -315,7 +315,8 @@ def evaluate(ns) -> int:
     ns.model = ns.model or M.model_dir()
     ranker = M.ModelRanker(ns.model)
     pipelines = list(ranker.pipelines)
-    data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines, ns.max_ir_bytes)
+    data = [d for d in dataset(ns.corpus, ns.labels, ns.packages, pipelines, ns.max_ir_bytes,
+                               ns.min_ir_bytes)
             if d["split"] == "validation"]
     if not data:
         print("llmcc train eval: no validation TUs labelled with the model's pipelines",
@@ -438,6 +439,9 @@ def main(argv: list[str]) -> int:
             s.add_argument("--max-ir-bytes", type=int, default=1 << 62,
                            help="only validation TUs with at most this much textual IR "
                                 "(compare models on the TUs both have labels for)")
+            s.add_argument("--min-ir-bytes", type=int, default=0,
+                           help="only validation TUs with at least this much textual IR "
+                                "(bytes as recorded, debug records included)")
             s.add_argument("--large-order", default=None, metavar="JSON",
                            help="a coreset file whose order for large TUs (large_tus) both "
                                 "rankers use (default: the shipped coreset's)")
