@@ -66,6 +66,7 @@ class Candidate:
     from_source: bool = False
     ram: int | None = None  # .data + .bss in bytes (None: not measured)
     diagnostics: bytes | None = None  # clang's own stderr for the user's compile, if known
+    repair: "Candidate | None" = None  # compiled in its place when it needs more RAM
 
 
 @dataclass
@@ -722,8 +723,8 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
             ctx.counts["candidates failed"] += 1
             ctx.debug(f"{unit.source}: candidate {p} failed: {e}")
         cands.append(cand)
-    sizes = [c.size for c in cands]  # as measured, for the trade-off counters below
     fixed = len(cands) - len(proposed)  # -Oz (and -Os) before the ranker's candidates
+    ranked = cands[fixed:]
     cands += _ram_rule(ctx, comp, ir_path, ir_text, work, unit, base, cands[1:],
                        same_bitcode, oz_bitcode)
     winner = choose(cands)
@@ -736,11 +737,16 @@ def search(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, rank
         f"{c.pipeline}={c.size if c.size is not None else 'failed'}" for c in cands)
         + f" -> {winner.pipeline}")
     # The size/compile-count trade-off: the bytes this search would have kept
-    # with only the ranker's first j pipelines, for j = 0..k (`llmcc bench` plots it).
-    best = min(s for s in sizes[:fixed] if s is not None)
+    # with only the ranker's first j pipelines, for j = 0..k (`llmcc bench` plots it),
+    # under the same rules as the winner: a candidate refused for RAM counts as its
+    # repair, one that failed a check as nothing; at j = k it is the winner's size.
+    best = min(s for s in (c.size for c in cands[:fixed]) if s is not None)
     for j in range(k + 1):
-        if 0 < j <= len(proposed) and sizes[fixed + j - 1] is not None:
-            best = min(best, sizes[fixed + j - 1])
+        if 0 < j <= len(ranked):
+            c = ranked[j - 1]
+            for size in (c.size, c.repair.size if c.repair is not None else None):
+                if size is not None:
+                    best = min(best, size)
         ctx.counts[f"bytes with k={j}"] += best
     return winner, base.size
 
@@ -770,7 +776,10 @@ def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, w
                   f"-Oz {base.ram}; not eligible")
         c.size = None
         fix = ram_repaired(c.pipeline)
-        if fix is None or any(r.pipeline == fix for r in cands + repaired):
+        same = [r for r in cands + repaired if r.pipeline == fix]
+        if same:  # compiled already: that candidate stands for the repair
+            c.repair = same[0]
+        if fix is None or same:
             continue
         r = Candidate(fix, os.path.join(work, f"r{n}.o"))
         try:
@@ -786,6 +795,7 @@ def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, w
         ctx.counts["RAM repairs eligible"] += 1
         ctx.debug(f"{unit.source}: {fix} needs {r.ram} bytes of .data + .bss: eligible")
         repaired.append(r)
+        c.repair = r
     return repaired
 
 

@@ -429,3 +429,36 @@ def test_large_order_orders_the_coreset_on_the_large_training_tus(llmcc, llmcc_e
     assert large["pipelines"][:len(chosen)] == chosen
     assert sorted(large["pipelines"]) == sorted(pipes)
     assert load_large_order(tuple(pipes), doc) == (4096, tuple(large["pipelines"]))
+
+
+def test_the_k_trade_off_counts_what_the_search_keeps(llmcc, llmcc_env, tmp_path,
+                                                      monkeypatch):
+    """``bytes with k=j`` (the curve ``llmcc bench`` reports) counts a candidate refused
+    for RAM as its repair, as the winner is chosen, so at j = k it is the bytes the
+    build got, not a smaller object that could not be used."""
+    import types
+    from llmcc.compile import cmdline, driver
+    from llmcc.lab import tune
+    from llmcc.llvm.passes import ram_repaired
+    rec, pk = _record_table(llmcc, llmcc_env, tmp_path)
+    (tu,) = tune.load_corpus(str(rec), str(pk), 1 << 62)
+    ev = tune.Evaluator(str(tmp_path / "ev"), 60.0)
+    ev.select(tu)
+    refused, other = "function(instcombine)", "globalopt"
+    measured = {tune.OZ: (1000, 10), refused: (900, 20), ram_repaired(refused): (950, 10),
+                other: (980, 10)}
+
+    def fake_compile(ctx, comp, ir_path, ir_text, cand, **kw):
+        cand.size, cand.ram = measured[cand.pipeline]
+        return cand
+    monkeypatch.setattr(driver, "compile_candidate", fake_compile)
+    monkeypatch.setattr(driver, "_sane", lambda *a: True)
+    ranker = types.SimpleNamespace(name="test", rank=lambda ir: [refused, other])
+    comp = cmdline.classify(["-Oz", "-c", str(tmp_path / "proj" / "table.c")])
+    work = tmp_path / "work"
+    work.mkdir()
+    ev.ctx.counts.clear()
+    winner, oz_size = driver.search(ev.ctx, comp, tu.ir_path, ev.ir_text, ranker, 2,
+                                    str(work), comp.units[0])
+    assert (winner.pipeline, winner.size, oz_size) == (ram_repaired(refused), 950, 1000)
+    assert [ev.ctx.counts[f"bytes with k={j}"] for j in range(3)] == [1000, 950, 950]
