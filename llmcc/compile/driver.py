@@ -776,10 +776,10 @@ def _ram_rule(ctx: Context, comp: cmdline.Compile, ir_path: str, ir_text: str, w
                   f"-Oz {base.ram}; not eligible")
         c.size = None
         fix = ram_repaired(c.pipeline)
-        same = [r for r in cands + repaired if r.pipeline == fix]
-        if same:  # compiled already: that candidate stands for the repair
-            c.repair = same[0]
-        if fix is None or same:
+        if fix is None:
+            continue
+        c.repair = next((r for r in cands + repaired if r.pipeline == fix), None)
+        if c.repair is not None:  # compiled already: that candidate stands for it
             continue
         r = Candidate(fix, os.path.join(work, f"r{n}.o"))
         try:

@@ -32,6 +32,7 @@ import sys
 import time
 
 from llmcc.rank import model as M
+from llmcc.rank.base import ir_size
 from llmcc.lab.jsonl import read_pipelines
 from llmcc.lab.metrics import (best_log_ratio, best_of, geomean_reduction, log_geomean, reduction,
                                total_reduction)
@@ -200,7 +201,7 @@ def fit(ns) -> int:
     texts = []
     for d in train:  # each IR read and normalized once
         ir = ranked_ir(d["ir_path"])
-        d["ir_bytes"] = len(ir.encode("utf-8", "surrogateescape"))  # as in_range counts
+        d["ir_bytes"] = ir_size(ir)  # as in_range counts
         d["chunks"], d["features"] = M.model_text(ir), M.features(ir)
         texts += M.pick_chunks(d["chunks"])
     tok = train_tokenizer(texts, ns.vocab, os.path.join(ns.out, "tokenizer.json"))
@@ -322,7 +323,7 @@ def evaluate(ns) -> int:
         print("llmcc train eval: no validation TUs labelled with the model's pipelines",
               file=sys.stderr)
         return 1
-    from llmcc.rank.base import ir_size, load_large_order
+    from llmcc.rank.base import load_large_order
     doc = None
     if ns.large_order:
         try:

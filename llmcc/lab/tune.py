@@ -769,6 +769,13 @@ def reproducible_jobs(tus: list, records: list[dict], pipelines: list[str],
     return jobs + [(t, pipelines) for t in rest[::step][:want]]
 
 
+def write_coreset(path: str, doc: dict) -> None:
+    """Write a coreset file (``llmcc/data/coreset.json`` format) atomically: an
+    interrupted write leaves the old file, never a truncated one."""
+    from llmcc.store import files
+    files.atomic_write(path, json.dumps(doc, indent=1) + "\n")
+
+
 def cmd_reproducible(ns) -> int:
     """Compile each pipeline of ``--pipelines`` twice on training TUs and compare the
     objects byte for byte (``OUT/reproducible.jsonl``, resumable: a TU is compiled
@@ -803,9 +810,7 @@ def cmd_reproducible(ns) -> int:
                       "pipeline compiled on)"
                       + ("; RAM repairs (llmcc.llvm.passes.ram_repaired) included"
                          if ns.repairs else "")}
-        with open(ns.pipelines, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
+        write_coreset(ns.pipelines, doc)
     return 0
 
 
@@ -915,9 +920,7 @@ def cmd_coreset(ns) -> int:
                      "made by `llmcc tune broadcast`",
            "train_tus": len(train), "candidates_considered": len(pipelines),
            "rejected": sorted(set(rejected) & pool) if ns.pool else len(rejected)}
-    with open(ns.write, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_coreset(ns.write, doc)
     print(f"coreset: {len(chosen)} pipelines from {len(pipelines)} on {len(train)} train TUs "
           f"-> {ns.write}")
     return 0
@@ -965,9 +968,7 @@ def cmd_large_order(ns) -> int:
                   f"TUs over {ns.min_ir_bytes} bytes of IR (debug records stripped) labelled "
                   f"with {len(pool)} of the coreset's pipelines; the rest follow in coreset "
                   f"order; used for TUs over {ns.apply_above} bytes"}
-    with open(ns.coreset, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+    write_coreset(ns.coreset, doc)
     print(f"large-order: {len(chosen)} of {len(coreset)} pipelines ordered on {len(train)} "
           f"training TUs over {ns.min_ir_bytes:,} bytes of IR; used over "
           f"{ns.apply_above:,} bytes -> {ns.coreset}")

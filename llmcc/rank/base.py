@@ -9,6 +9,8 @@ every proposed candidate for real and keeps the smallest object, with clang's
 
 from __future__ import annotations
 
+import functools
+
 from llmcc.llvm.passes import OZ
 
 #: The starter set of the ``static`` ranker, in fixed order. Each is clang's own
@@ -45,24 +47,35 @@ STARTER_PIPELINES: tuple[str, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _shipped_coreset_doc() -> dict:
+    """``llmcc/data/coreset.json``, read once per process (callers only read it).
+
+    Raises:
+        OSError, ValueError: it cannot be read or parsed."""
+    import json
+    from importlib import resources
+    return json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+
+
 def load_coreset(path: str | None = None) -> tuple[str, ...]:
     """The shipped coreset (``llmcc/data/coreset.json``, written by ``llmcc tune coreset``)
     in prefix-gain order, or :data:`STARTER_PIPELINES` when none is shipped or
     ``path`` cannot be read."""
     import json
-    from importlib import resources
     try:
         if path:
             with open(path, encoding="utf-8") as f:
                 doc = json.load(f)
         else:
-            doc = json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+            doc = _shipped_coreset_doc()
         pipelines = tuple(str(p) for p in doc["pipelines"])
         return pipelines or STARTER_PIPELINES
     except (OSError, ValueError, KeyError, TypeError):
         return STARTER_PIPELINES
 
 
+@functools.lru_cache(maxsize=1)
 def reproducible_pipelines() -> frozenset[str]:
     """The shipped coreset's pipelines that ``llmcc tune reproducible`` found to give
     the same object bytes when compiled twice, on every corpus TU it checked
@@ -70,25 +83,10 @@ def reproducible_pipelines() -> frozenset[str]:
 
     The driver compiles a winning pipeline a second time to check that a rebuild
     gives the same bytes, except for these (docs/design.md, "Determinism")."""
-    global _REPRODUCIBLE
-    if _REPRODUCIBLE is None:
-        import json
-        from importlib import resources
-        try:
-            doc = json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
-            _REPRODUCIBLE = frozenset(str(p) for p in doc["reproducible"]["pipelines"])
-        except (OSError, ValueError, KeyError, TypeError):
-            _REPRODUCIBLE = frozenset()
-    return _REPRODUCIBLE
-
-
-_REPRODUCIBLE: frozenset[str] | None = None
-
-
-def _shipped_coreset_doc() -> dict:
-    import json
-    from importlib import resources
-    return json.loads(resources.files("llmcc").joinpath("data/coreset.json").read_text())
+    try:
+        return frozenset(str(p) for p in _shipped_coreset_doc()["reproducible"]["pipelines"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
 
 
 def load_large_order(pipelines: tuple[str, ...],
@@ -117,6 +115,14 @@ def load_large_order(pipelines: tuple[str, ...],
     if not first:
         return None
     return limit, tuple(first + [p for p in pipelines if p not in first])
+
+
+def large_order_identity(large: tuple[int, tuple[str, ...]]) -> str:
+    """A digest of an order for large TUs (its limit and pipelines), for a ranker's
+    identity: the ranking, and so the cache key, changes with it."""
+    import xxhash
+    text = f"large>{large[0]}:\n" + "\n".join(large[1])
+    return xxhash.xxh3_64_hexdigest(text.encode())
 
 
 def ir_size(ir_text: str) -> int:
@@ -164,10 +170,9 @@ class StaticRanker(Ranker):
             large = load_large_order(self.pipelines)
         self.large = large
         import xxhash
-        text = "\n".join(self.pipelines)
+        self.identity = "static:" + xxhash.xxh3_64_hexdigest("\n".join(self.pipelines).encode())
         if large is not None:
-            text += f"\nlarge>{large[0]}:\n" + "\n".join(large[1])
-        self.identity = "static:" + xxhash.xxh3_64_hexdigest(text.encode())
+            self.identity += ":" + large_order_identity(large)
 
     def rank(self, ir_text: str) -> list[str]:
         if self.large is not None and ir_size(ir_text) > self.large[0]:

@@ -236,12 +236,10 @@ class ModelRanker(Ranker):
             self.card = json.load(f)
         self.pipelines = tuple(self.card["pipelines"])
         self.identity = "model:" + self.card["id"]
-        from llmcc.rank.base import load_large_order
+        from llmcc.rank.base import large_order_identity, load_large_order
         self.large = load_large_order(self.pipelines)
         if self.large is not None:
-            import xxhash
-            text = f"large>{self.large[0]}:\n" + "\n".join(self.large[1])
-            self.identity += ":" + xxhash.xxh3_64_hexdigest(text.encode())
+            self.identity += ":" + large_order_identity(self.large)
         self._session = None
         self._tokenizer = None
         self._log_ratios = None
@@ -284,8 +282,9 @@ class ModelRanker(Ranker):
     def in_range(self, ir_text: str) -> bool:
         """Whether the TU is no larger than the largest training TU (``max_ir_bytes`` of
         ``model.json``, bytes of textual IR): the model has no labels beyond it."""
+        from llmcc.rank.base import ir_size
         limit = self.card.get("max_ir_bytes")
-        return not limit or len(ir_text.encode("utf-8", "surrogateescape")) <= limit
+        return not limit or ir_size(ir_text) <= limit
 
     def rank(self, ir_text: str) -> list[str]:
         """Coreset pipelines best first: :func:`weighted_greedy` over the neighbours;
